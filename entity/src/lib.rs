@@ -1,0 +1,4 @@
+//! SeaORM entities of the imagepipe database. The schema itself is owned by `migration/`.
+
+pub mod outbox;
+pub mod task;

@@ -1,0 +1,19 @@
+//! The imagepipe database schema, as SeaORM migrations. Run them with the `migration` CLI
+//! (`migration up`) or from code with `Migrator::up(&db, None)`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_create_tasks;
+mod m20261128_000002_create_outbox;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261128_000001_create_tasks::Migration),
+            Box::new(m20261128_000002_create_outbox::Migration),
+        ]
+    }
+}

@@ -1,0 +1,68 @@
+# Helpers sourced by the other scripts: find or start the local services imagepipe needs.
+# shellcheck shell=bash
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOCAL="$ROOT/.local"
+mkdir -p "$LOCAL"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+S3S_VERSION=0.14.1
+S3_HOST=${S3_HOST:-127.0.0.1}
+S3_PORT=${S3_PORT:-9000}
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_port() { # host port what [seconds]
+  local i
+  for ((i = 0; i < ${4:-60} * 10; i++)); do
+    port_open "$1" "$2" && return 0
+    sleep 0.1
+  done
+  log "$3 did not open $1:$2"
+  return 1
+}
+
+# The S3 server: whatever already listens on S3_HOST:S3_PORT (MinIO, garage, ...), or
+# s3s-fs, a real S3 implementation over a local folder, installed from crates.io if needed.
+ensure_s3() {
+  if port_open "$S3_HOST" "$S3_PORT"; then
+    log "S3 server already listening on $S3_HOST:$S3_PORT"
+    return 0
+  fi
+  if ! command -v s3s-fs >/dev/null; then
+    log "installing s3s-fs $S3S_VERSION from crates.io (one time, 5-8 minutes)"
+    cargo install "s3s-fs@$S3S_VERSION" --features binary --locked
+  fi
+  mkdir -p "$LOCAL/s3"
+  log "starting s3s-fs on $S3_HOST:$S3_PORT (data in .local/s3, log in .local/s3s-fs.log)"
+  nohup s3s-fs --host "$S3_HOST" --port "$S3_PORT" \
+    --access-key minioadmin --secret-key minioadmin "$LOCAL/s3" \
+    >"$LOCAL/s3s-fs.log" 2>&1 &
+  echo $! >"$LOCAL/s3s-fs.pid"
+  wait_port "$S3_HOST" "$S3_PORT" s3s-fs
+}
+
+# PostgreSQL and RabbitMQ run on this kind of machine before every session; start them if
+# someone stopped them, and turn on RabbitMQ's management console (15672).
+ensure_postgres() {
+  if ! port_open 127.0.0.1 5432; then
+    log "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+    wait_port 127.0.0.1 5432 PostgreSQL
+  fi
+}
+
+ensure_rabbitmq() {
+  if ! port_open 127.0.0.1 5672; then
+    log "starting RabbitMQ"
+    rabbitmq-server -detached
+    wait_port 127.0.0.1 5672 RabbitMQ 120
+  fi
+  if ! port_open 127.0.0.1 15672; then
+    log "enabling the RabbitMQ management console (http://localhost:15672, guest/guest)"
+    rabbitmq-plugins enable rabbitmq_management >/dev/null
+    wait_port 127.0.0.1 15672 "RabbitMQ management" 60 || true
+  fi
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Bring the whole system up on this machine: S3 server, database, migrations, RabbitMQ
+# console, and the three services. Ctrl-C stops the services.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_postgres
+ensure_rabbitmq
+ensure_s3
+
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/imagepipe}
+export S3_ENDPOINT=${S3_ENDPOINT:-http://$S3_HOST:$S3_PORT}
+
+log "building (release)"
+cargo build --release --bins
+
+db_name=${DATABASE_URL##*/}
+db_name=${db_name%%\?*}
+if ! psql "${DATABASE_URL%/*}/postgres" -tAc "select 1 from pg_database where datname='$db_name'" | grep -q 1; then
+  log "creating database $db_name"
+  psql "${DATABASE_URL%/*}/postgres" -c "create database \"$db_name\"" >/dev/null
+fi
+log "running migrations"
+target/release/migration up
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+for svc in ingest processor result-writer; do
+  target/release/imagepipe-$svc &
+  pids+=($!)
+done
+log "imagepipe is up: API http://localhost:8080/api/v1, Swagger UI http://localhost:8080/docs,"
+log "RabbitMQ console http://localhost:15672 (guest/guest). Ctrl-C stops the services."
+wait -n "${pids[@]}"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Run every test: unit tests and the end-to-end suite against real PostgreSQL, RabbitMQ and
+# an S3 server (started here if none is listening). Extra arguments go to `cargo test`.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_postgres
+ensure_rabbitmq
+ensure_s3
+
+export IMAGEPIPE_TEST_S3_ENDPOINT="http://$S3_HOST:$S3_PORT"
+log "cargo test --workspace"
+cargo test --workspace "$@"

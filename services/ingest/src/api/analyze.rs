@@ -1,0 +1,146 @@
+//! `POST /api/v1/analyze`: accept an upload.
+
+use bytes::Bytes;
+use imagepipe_shared::{image_rules, keys};
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use uuid::Uuid;
+
+use super::ApiTags;
+use crate::{
+    error::{ApiError, Problem, RETRY_AFTER_SECS},
+    state::AppState,
+    tasks_repo::{self, NewTask},
+    upload::UploadBody,
+};
+
+pub struct AnalyzeApi {
+    pub state: AppState,
+}
+
+/// The upload was accepted; the work happens in the background.
+#[derive(Debug, Object)]
+pub struct Accepted {
+    /// Poll `GET /api/v1/tasks/{task_id}` for the outcome.
+    pub task_id: Uuid,
+    /// Always `processing`: the work is queued (the task itself reads PENDING until a
+    /// processor picks it up).
+    pub status: String,
+}
+
+fn processing_literal() -> String {
+    "processing".to_owned()
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum AnalyzeResponse {
+    /// Accepted: the image is stored and its job queued. `Location` is the task's URL.
+    #[oai(status = 202)]
+    Accepted(Json<Accepted>, #[oai(header = "Location")] String),
+    /// The request is not a multipart form with a `file` field (`missing_file`,
+    /// `invalid_request`).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// The file is larger than the upload limit (`payload_too_large`).
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
+    /// The bytes are not an accepted image format (`unsupported_media_type`).
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<Problem>),
+    /// The file is empty (`empty_file`), over the pixel limits (`image_too_large`), or its
+    /// header cannot be read (`undecodable_image`).
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// The object store or the database is unavailable; nothing was kept. Retry after the
+    /// `Retry-After` seconds (`storage_unavailable`, `database_unavailable`).
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u32),
+    /// Unexpected server error (`internal_error`).
+    #[oai(status = 500, content_type = "application/problem+json")]
+    Internal(Json<Problem>),
+}
+
+impl From<ApiError> for AnalyzeResponse {
+    fn from(err: ApiError) -> Self {
+        let problem = Json(err.problem());
+        match err.status().as_u16() {
+            400 => Self::BadRequest(problem),
+            413 => Self::PayloadTooLarge(problem),
+            415 => Self::UnsupportedMediaType(problem),
+            422 => Self::Unprocessable(problem),
+            503 => Self::Unavailable(problem, RETRY_AFTER_SECS),
+            _ => Self::Internal(problem),
+        }
+    }
+}
+
+fn bad_request(err: poem::Error) -> AnalyzeResponse {
+    ApiError::from_parse_error(&err).into()
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Analyze")]
+impl AnalyzeApi {
+    /// Upload an image for processing
+    ///
+    /// Answers `202 Accepted` with the new task's id as soon as the image is stored and its
+    /// job recorded; processing happens in the background. The format is decided from the
+    /// bytes, and the size and pixel limits are checked before anything is kept: a refused
+    /// upload leaves no task, no object and no job behind.
+    #[oai(path = "/analyze", method = "post", operation_id = "analyze")]
+    async fn analyze(&self, body: UploadBody) -> AnalyzeResponse {
+        match accept(&self.state, body).await {
+            Ok(task_id) => AnalyzeResponse::Accepted(
+                Json(Accepted {
+                    task_id,
+                    status: processing_literal(),
+                }),
+                format!("/api/v1/tasks/{task_id}"),
+            ),
+            Err(err) => err.into(),
+        }
+    }
+}
+
+async fn accept(state: &AppState, body: UploadBody) -> Result<Uuid, ApiError> {
+    let upload = body.read_file(state.config.max_upload_bytes).await?;
+    let header = image_rules::inspect(&upload.bytes, state.config.decode_limits())?;
+
+    let task_id = Uuid::now_v7();
+    let original_key = keys::original_key(task_id);
+    let size_bytes = upload.bytes.len() as i64;
+    store_original(state, &original_key, upload.bytes, header.media_type()).await?;
+
+    let new_task = NewTask {
+        id: task_id,
+        original_key: original_key.clone(),
+        original_filename: upload.file_name,
+        content_type: header.media_type().to_owned(),
+        size_bytes,
+        width: i32::try_from(header.width).unwrap_or(i32::MAX),
+        height: i32::try_from(header.height).unwrap_or(i32::MAX),
+    };
+    if let Err(err) = tasks_repo::create(&state.db, new_task).await {
+        // Nothing was committed: take the object back so no orphan is left.
+        if let Err(cleanup) = state.storage.uploads.delete(&original_key).await {
+            tracing::warn!(%task_id, %cleanup, "cannot delete the original of an upload that failed");
+        }
+        return Err(err);
+    }
+    state.relay_wakeup.notify_one();
+    tracing::info!(%task_id, content_type = header.media_type(), size_bytes, "upload accepted");
+    Ok(task_id)
+}
+
+async fn store_original(
+    state: &AppState,
+    key: &str,
+    bytes: Bytes,
+    content_type: &str,
+) -> Result<(), ApiError> {
+    state
+        .storage
+        .uploads
+        .upload_file(key, bytes, content_type)
+        .await
+        .map_err(|e| ApiError::StorageUnavailable(e.into()))
+}

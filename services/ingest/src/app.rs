@@ -1,0 +1,152 @@
+//! Building and running the ingest service: connect, bind, serve, relay.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use backon::Retryable;
+use imagepipe_shared::{
+    amqp::{self, Publisher},
+    db,
+    storage::{Storage, StorageError},
+};
+use poem::{
+    EndpointExt, IntoResponse, Route, Server,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    web::Json,
+};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::{api, config::IngestConfig, error::Problem, outbox, state::AppState};
+
+/// A bound, connected ingest, ready to serve.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    address: SocketAddr,
+    state: AppState,
+}
+
+impl Application {
+    /// Connect to the database and the object store (waiting for them to come up), and bind
+    /// the listener. The broker is not needed to start: the outbox holds jobs until it is up.
+    pub async fn build(config: IngestConfig) -> anyhow::Result<Self> {
+        let db = (|| db::connect(&config.database))
+            .retry(amqp::reconnect_backoff().with_max_times(20))
+            .notify(|err, delay| tracing::warn!(%err, ?delay, "database not ready, retrying"))
+            .await
+            .context("cannot connect to the database")?;
+        let storage = (|| Storage::connect(&config.storage))
+            .retry(amqp::reconnect_backoff().with_max_times(20))
+            .when(|e| !matches!(e, StorageError::MissingBucket { .. } | StorageError::Config(_)))
+            .notify(|err, delay| tracing::warn!(%err, ?delay, "object store not ready, retrying"))
+            .await
+            .context("cannot use the object store")?;
+        let topology = config.amqp.topology();
+        let publisher = Publisher::new(
+            config.amqp.amqp_url.clone(),
+            "imagepipe-ingest",
+            topology,
+        );
+
+        let acceptor = TcpListener::bind(config.bind.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let address = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .context("listener has no socket address")?;
+        let state = AppState {
+            config: Arc::new(config),
+            db,
+            storage,
+            publisher: Arc::new(publisher),
+            relay_wakeup: Arc::new(Notify::new()),
+        };
+        Ok(Self {
+            acceptor,
+            address,
+            state,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Serve until `shutdown` fires, then finish in-flight requests (up to 10 s) and stop.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let relay = tokio::spawn(outbox::run(
+            self.state.db.clone(),
+            self.state.publisher.clone(),
+            self.state.relay_wakeup.clone(),
+            self.state.config.outbox_poll(),
+            shutdown.clone(),
+        ));
+        tracing::info!(address = %self.address, "ingest listening");
+        let routes = routes(self.state);
+        let signal = shutdown.clone();
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(
+                routes,
+                async move { signal.cancelled().await },
+                Some(std::time::Duration::from_secs(10)),
+            )
+            .await
+            .context("HTTP server failed")?;
+        shutdown.cancel();
+        let _ = relay.await;
+        tracing::info!("ingest stopped");
+        Ok(())
+    }
+}
+
+/// Every route ingest serves.
+pub fn routes(state: AppState) -> impl poem::Endpoint {
+    let service = api::service(state.clone());
+    let swagger = service.swagger_ui();
+    let spec = service.spec_endpoint();
+    Route::new()
+        .nest_no_strip("/api/v1", service)
+        .nest("/docs", swagger)
+        .at("/openapi.json", spec)
+        .at("/health/live", poem::get(api::health::live))
+        .at("/health/ready", poem::get(api::health::ready))
+        .data(state)
+        .catch_all_error(|err: poem::Error| async move {
+            // Errors outside the API's own responses (unknown route, wrong method) still get
+            // a problem document.
+            let status = err.status();
+            let code = match status.as_u16() {
+                404 => "route_not_found",
+                405 => "method_not_allowed",
+                _ => "invalid_request",
+            };
+            let problem = Problem {
+                problem_type: format!("urn:imagepipe:problem:{code}"),
+                title: status.canonical_reason().unwrap_or("Error").to_owned(),
+                status: status.as_u16(),
+                detail: err.to_string(),
+                code: code.to_owned(),
+            };
+            Json(serde_json::json!({
+                "type": problem.problem_type,
+                "title": problem.title,
+                "status": problem.status,
+                "detail": problem.detail,
+                "code": problem.code,
+            }))
+            .with_status(status)
+            .with_content_type("application/problem+json")
+        })
+}
+
+/// The OpenAPI document, as served at `/openapi.json`.
+pub fn openapi_json(state: AppState) -> String {
+    api::service(state).spec()
+}

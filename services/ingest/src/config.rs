@@ -1,0 +1,67 @@
+use std::time::Duration;
+
+use clap::Parser;
+use imagepipe_shared::{
+    config::{AmqpConfig, DatabaseConfig, StorageConfig, TelemetryConfig},
+    image_rules::DecodeLimits,
+};
+
+/// imagepipe ingest: the HTTP API. Accepts uploads, records tasks, queues jobs, serves status.
+#[derive(Debug, Clone, Parser)]
+#[command(version)]
+pub struct IngestConfig {
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "INGEST_BIND", default_value = "0.0.0.0:8080")]
+    pub bind: String,
+
+    /// Largest upload accepted, in bytes; a larger one gets 413 as soon as the limit is
+    /// crossed, without reading the rest.
+    #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+
+    /// Largest image accepted, in pixels (width × height), read from the header.
+    #[arg(long, env = "MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
+    pub max_image_pixels: u64,
+
+    /// Largest image side accepted, in pixels.
+    #[arg(long, env = "MAX_IMAGE_SIDE", default_value_t = 16_384)]
+    pub max_image_side: u32,
+
+    /// How long a download URL in a task's status stays valid, in seconds.
+    #[arg(long, env = "DOWNLOAD_URL_TTL_SECS", default_value_t = 3600)]
+    pub download_url_ttl_secs: u64,
+
+    /// How often the outbox relay looks for unpublished jobs even when not woken by an
+    /// upload (it catches up after a broker outage or a crash), in milliseconds.
+    #[arg(long, env = "OUTBOX_POLL_MS", default_value_t = 1000)]
+    pub outbox_poll_ms: u64,
+
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    #[command(flatten)]
+    pub amqp: AmqpConfig,
+
+    #[command(flatten)]
+    pub storage: StorageConfig,
+
+    #[command(flatten)]
+    pub telemetry: TelemetryConfig,
+}
+
+impl IngestConfig {
+    pub fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_pixels: self.max_image_pixels,
+            max_side: self.max_image_side,
+        }
+    }
+
+    pub fn download_url_ttl(&self) -> Duration {
+        Duration::from_secs(self.download_url_ttl_secs)
+    }
+
+    pub fn outbox_poll(&self) -> Duration {
+        Duration::from_millis(self.outbox_poll_ms)
+    }
+}

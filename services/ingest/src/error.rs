@@ -1,0 +1,151 @@
+//! Every way a request can fail, and the one place where each becomes an HTTP status and an
+//! RFC 9457 problem document with a stable `code`. The cause of a server-side failure goes to
+//! the log; the client gets a clean message that leaks no internals.
+
+use poem::http::StatusCode;
+use poem_openapi::Object;
+use uuid::Uuid;
+
+/// Seconds a client should wait before retrying after a 503.
+pub const RETRY_AFTER_SECS: u32 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request has no multipart field named `file`")]
+    MissingFile,
+    #[error("the uploaded file is empty")]
+    EmptyFile,
+    #[error("the upload is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: u64 },
+    #[error(
+        "the file is not an image in an accepted format (JPEG, PNG, WebP, GIF, BMP, TIFF); the format is read from the bytes, not the name"
+    )]
+    UnsupportedMediaType,
+    #[error("{0}")]
+    ImageTooLarge(String),
+    #[error("{0}")]
+    UndecodableImage(String),
+    #[error("the request could not be read: {0}")]
+    InvalidRequest(String),
+    #[error("`{0}` is not a task id (a UUID)")]
+    InvalidTaskId(String),
+    #[error("no task with id {0}")]
+    TaskNotFound(Uuid),
+    #[error("the object store is unavailable")]
+    StorageUnavailable(#[source] anyhow::Error),
+    #[error("the database is unavailable")]
+    DatabaseUnavailable(#[source] anyhow::Error),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Object)]
+pub struct Problem {
+    /// A URI naming the kind of problem: `urn:imagepipe:problem:<code>`.
+    #[oai(rename = "type")]
+    pub problem_type: String,
+    /// Short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request.
+    pub detail: String,
+    /// Stable, machine-readable error code; match on this.
+    pub code: String,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingFile | Self::InvalidRequest(_) | Self::InvalidTaskId(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::EmptyFile | Self::ImageTooLarge(_) | Self::UndecodableImage(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TaskNotFound(_) => StatusCode::NOT_FOUND,
+            Self::StorageUnavailable(_) | Self::DatabaseUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingFile => "missing_file",
+            Self::EmptyFile => "empty_file",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::ImageTooLarge(_) => "image_too_large",
+            Self::UndecodableImage(_) => "undecodable_image",
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidTaskId(_) => "invalid_task_id",
+            Self::TaskNotFound(_) => "task_not_found",
+            Self::StorageUnavailable(_) => "storage_unavailable",
+            Self::DatabaseUnavailable(_) => "database_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        if status.is_server_error() {
+            // The cause stays in the log; the client sees only the summary.
+            tracing::error!(error = ?self, code = self.code(), "request failed");
+        }
+        Problem {
+            problem_type: format!("urn:imagepipe:problem:{}", self.code()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code().to_owned(),
+        }
+    }
+
+    /// From a request that poem could not parse (bad path parameter, not multipart...).
+    pub fn from_parse_error(err: &poem::Error) -> Self {
+        Self::InvalidRequest(err.to_string())
+    }
+}
+
+impl From<imagepipe_shared::image_rules::Rejection> for ApiError {
+    fn from(rejection: imagepipe_shared::image_rules::Rejection) -> Self {
+        use imagepipe_shared::image_rules::Rejection;
+        match rejection {
+            Rejection::Empty => Self::EmptyFile,
+            Rejection::Unsupported => Self::UnsupportedMediaType,
+            too_large @ Rejection::TooLarge { .. } => Self::ImageTooLarge(too_large.to_string()),
+            Rejection::Undecodable(reason) => {
+                Self::UndecodableImage(format!("the image header cannot be read: {reason}"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_do_not_leak_their_cause() {
+        let err = ApiError::DatabaseUnavailable(anyhow::anyhow!(
+            "password authentication failed for user postgres at 10.0.0.7"
+        ));
+        let problem = err.problem();
+        assert_eq!(problem.status, 503);
+        assert_eq!(problem.code, "database_unavailable");
+        assert!(!problem.detail.contains("password"));
+        assert!(!problem.detail.contains("10.0.0.7"));
+    }
+
+    #[test]
+    fn codes_and_types_agree() {
+        let problem = ApiError::EmptyFile.problem();
+        assert_eq!(problem.problem_type, "urn:imagepipe:problem:empty_file");
+        assert_eq!(problem.status, 422);
+    }
+}

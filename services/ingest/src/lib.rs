@@ -1,0 +1,15 @@
+//! ingest: the HTTP API of imagepipe. Validates uploads, stores originals, records tasks with
+//! their jobs (transactional outbox), relays jobs to RabbitMQ, and serves task status, the
+//! OpenAPI document and Swagger UI.
+
+mod api;
+pub mod app;
+pub mod config;
+mod error;
+mod outbox;
+mod state;
+mod tasks_repo;
+mod upload;
+
+pub use app::Application;
+pub use config::IngestConfig;

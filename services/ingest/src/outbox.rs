@@ -1,0 +1,132 @@
+//! The outbox relay: publishes the jobs committed with their tasks, and deletes each outbox
+//! row only after the broker confirmed its message.
+//!
+//! A job is therefore never lost between PostgreSQL and RabbitMQ: if the broker is down, rows
+//! wait; if ingest dies after the commit, the next relay (of any ingest instance) publishes
+//! them. If ingest dies after the confirm but before the delete, the job is published twice;
+//! the pipeline is idempotent per task (same result key, monotonic status), so that is safe.
+
+use std::{sync::Arc, time::Duration};
+
+use futures::future::join_all;
+use imagepipe_shared::{amqp::Publisher, topology::JOB_ROUTING_KEY};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
+};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Rows published per transaction.
+const BATCH: i64 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    #[error("broker: {0}")]
+    Broker(#[from] imagepipe_shared::amqp::AmqpError),
+}
+
+/// Publish whatever is in the outbox whenever woken, and at least every `poll`.
+pub async fn run(
+    db: DatabaseConnection,
+    publisher: Arc<Publisher>,
+    wakeup: Arc<Notify>,
+    poll: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut failures = 0u32;
+    loop {
+        match drain(&db, &publisher).await {
+            Ok(_) => failures = 0,
+            Err(err) => {
+                failures += 1;
+                tracing::warn!(%err, "outbox relay cannot publish yet; jobs stay in the outbox");
+            }
+        }
+        // After failures, back off (up to 5 s) instead of hammering a broker that is down.
+        let wait = if failures == 0 {
+            poll
+        } else {
+            Duration::from_millis(100 * 2u64.pow(failures.min(6))).min(Duration::from_secs(5))
+        };
+        tokio::select! {
+            () = wakeup.notified(), if failures == 0 => {}
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Publish batches until the outbox is empty; returns how many jobs were published.
+pub async fn drain(db: &DatabaseConnection, publisher: &Publisher) -> Result<u64, RelayError> {
+    let mut total = 0;
+    loop {
+        let published = relay_batch(db, publisher).await?;
+        total += published;
+        if published < BATCH as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+async fn relay_batch(db: &DatabaseConnection, publisher: &Publisher) -> Result<u64, RelayError> {
+    let txn = db.begin().await?;
+    // SKIP LOCKED: several ingest instances can relay at once without publishing the same
+    // rows twice or waiting on each other.
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id, payload FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            [BATCH.into()],
+        ))
+        .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut bodies = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: i64 = row.try_get("", "id")?;
+        let payload: serde_json::Value = row.try_get("", "payload")?;
+        let message_id = payload
+            .get("message_id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        ids.push(id);
+        bodies.push((message_id, payload.to_string()));
+    }
+    // Publish the whole batch at once and wait for all confirms: the channel pipelines them.
+    let exchange = publisher.topology().jobs_exchange();
+    let confirms = join_all(bodies.iter().map(|(message_id, body)| {
+        publisher.publish_bytes(
+            &exchange,
+            JOB_ROUTING_KEY,
+            message_id,
+            body.as_bytes(),
+            Default::default(),
+        )
+    }))
+    .await;
+    // Delete only what the broker confirmed; the rest is retried on the next pass.
+    let confirmed: Vec<i64> = ids
+        .iter()
+        .zip(&confirms)
+        .filter(|(_, result)| result.is_ok())
+        .map(|(id, _)| *id)
+        .collect();
+    if !confirmed.is_empty() {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "DELETE FROM outbox WHERE id = ANY($1)",
+            [Value::from(confirmed.clone())],
+        ))
+        .await?;
+    }
+    txn.commit().await?;
+    if let Some(Err(err)) = confirms.into_iter().find(|r| r.is_err()) {
+        return Err(err.into());
+    }
+    Ok(confirmed.len() as u64)
+}

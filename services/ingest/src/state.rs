@@ -1,0 +1,19 @@
+//! What every request handler can reach.
+
+use std::sync::Arc;
+
+use imagepipe_shared::{amqp::Publisher, storage::Storage};
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+use crate::config::IngestConfig;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<IngestConfig>,
+    pub db: DatabaseConnection,
+    pub storage: Storage,
+    pub publisher: Arc<Publisher>,
+    /// Wakes the outbox relay after an upload commits.
+    pub relay_wakeup: Arc<Notify>,
+}

@@ -1,0 +1,56 @@
+use std::time::Duration;
+
+use clap::Parser;
+use imagepipe_shared::{
+    config::{AmqpConfig, StorageConfig, TelemetryConfig},
+    image_rules::DecodeLimits,
+};
+
+/// imagepipe processor: consumes jobs, converts images to grayscale, reports status events.
+#[derive(Debug, Clone, Parser)]
+#[command(version)]
+pub struct ProcessorConfig {
+    /// Simulated inference time added to every job, in milliseconds (stands in for a model).
+    #[arg(long, env = "PROCESSING_DELAY_MS", default_value_t = 5000)]
+    pub processing_delay_ms: u64,
+
+    /// Jobs one processor works on at once (its prefetch). Pixel work itself runs on a pool
+    /// sized to the cores; the rest of a job's time is waiting.
+    #[arg(long, env = "PROCESSOR_CONCURRENCY", default_value_t = 8)]
+    pub processor_concurrency: u16,
+
+    /// Attempts a job gets when the failure is transient (object store down...), including
+    /// the first. After the last, the job is parked and the task FAILED.
+    #[arg(long, env = "MAX_ATTEMPTS", default_value_t = 5)]
+    pub max_attempts: u32,
+
+    /// Largest image accepted, in pixels (width × height).
+    #[arg(long, env = "MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
+    pub max_image_pixels: u64,
+
+    /// Largest image side accepted, in pixels.
+    #[arg(long, env = "MAX_IMAGE_SIDE", default_value_t = 16_384)]
+    pub max_image_side: u32,
+
+    #[command(flatten)]
+    pub amqp: AmqpConfig,
+
+    #[command(flatten)]
+    pub storage: StorageConfig,
+
+    #[command(flatten)]
+    pub telemetry: TelemetryConfig,
+}
+
+impl ProcessorConfig {
+    pub fn processing_delay(&self) -> Duration {
+        Duration::from_millis(self.processing_delay_ms)
+    }
+
+    pub fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_pixels: self.max_image_pixels,
+            max_side: self.max_image_side,
+        }
+    }
+}

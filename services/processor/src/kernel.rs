@@ -1,0 +1,191 @@
+//! The pixel work: decode under limits, apply EXIF orientation, convert to BT.601 luma,
+//! encode. Pure and synchronous; callers run it off the async runtime.
+
+use std::io::Cursor;
+
+use image::{
+    DynamicImage, GrayAlphaImage, GrayImage, ImageDecoder, ImageFormat, ImageReader,
+    codecs::{
+        jpeg::JpegEncoder,
+        png::{CompressionType, FilterType, PngEncoder},
+    },
+};
+use imagepipe_shared::image_rules::{DecodeLimits, Rejection, inspect};
+
+/// JPEG quality of results: what OpenCV's `imencode` uses by default, so results match the
+/// seed's output in size and look.
+pub const JPEG_QUALITY: u8 = 90;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error("result cannot be encoded: {0}")]
+    Encode(String),
+}
+
+/// A processed image, ready to store.
+#[derive(Debug)]
+pub struct Processed {
+    pub bytes: Vec<u8>,
+    pub extension: &'static str,
+    pub content_type: &'static str,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Decode, orient, convert to grayscale and encode one image.
+pub fn grayscale(bytes: &[u8], limits: DecodeLimits) -> Result<Processed, KernelError> {
+    // Defence in depth: ingest checked the header already, but the job could come from
+    // anywhere that can publish.
+    let header = inspect(bytes, limits)?;
+
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), header.format);
+    reader.limits(limits.decoder_limits());
+    let undecodable = |e: image::ImageError| Rejection::Undecodable(e.to_string());
+    let mut decoder = reader.into_decoder().map_err(undecodable)?;
+    // `from_decoder` does not check the allocation limit itself: refuse here what would not fit.
+    if decoder.total_bytes() > limits.max_pixels.saturating_mul(8) {
+        let (width, height) = decoder.dimensions();
+        return Err(Rejection::TooLarge {
+            width,
+            height,
+            max_pixels: limits.max_pixels,
+            max_side: limits.max_side,
+        }
+        .into());
+    }
+    let orientation = decoder.orientation().map_err(undecodable)?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
+    image.apply_orientation(orientation);
+
+    let (width, height) = (image.width(), image.height());
+    let (bytes, extension, content_type) = encode(&to_bt601_luma(&image), header.format)?;
+    Ok(Processed {
+        bytes,
+        extension,
+        content_type,
+        width,
+        height,
+    })
+}
+
+/// Grayscale pixels, with the alpha channel kept when the original has one.
+pub enum Luma {
+    Opaque(GrayImage),
+    WithAlpha(GrayAlphaImage),
+}
+
+/// BT.601 luma, bit-exact with OpenCV's `COLOR_RGB2GRAY`: the same 14-bit fixed-point
+/// coefficients and rounding. (`image`'s own `to_luma8` uses BT.709 weights, which give a
+/// visibly different grey for saturated colours.)
+pub fn to_bt601_luma(image: &DynamicImage) -> Luma {
+    match image {
+        DynamicImage::ImageLuma8(gray) => Luma::Opaque(gray.clone()),
+        DynamicImage::ImageLumaA8(gray) => Luma::WithAlpha(gray.clone()),
+        other if other.color().has_alpha() => {
+            let rgba = other.to_rgba8();
+            let (w, h) = rgba.dimensions();
+            let mut out = Vec::with_capacity(rgba.as_raw().len() / 2);
+            for px in rgba.as_raw().chunks_exact(4) {
+                out.push(bt601(px[0], px[1], px[2]));
+                out.push(px[3]);
+            }
+            Luma::WithAlpha(GrayAlphaImage::from_vec(w, h, out).unwrap_or_default())
+        }
+        other => {
+            let rgb = other.to_rgb8();
+            let (w, h) = rgb.dimensions();
+            let out = rgb
+                .as_raw()
+                .chunks_exact(3)
+                .map(|px| bt601(px[0], px[1], px[2]))
+                .collect();
+            Luma::Opaque(GrayImage::from_vec(w, h, out).unwrap_or_default())
+        }
+    }
+}
+
+/// One pixel of BT.601 luma: 0.299 R + 0.587 G + 0.114 B in OpenCV's fixed point.
+#[inline]
+pub fn bt601(r: u8, g: u8, b: u8) -> u8 {
+    const R: u32 = 4899;
+    const G: u32 = 9617;
+    const B: u32 = 1868;
+    // The weights sum to 2^14, so the result is at most 255 and the cast cannot truncate.
+    ((u32::from(r) * R + u32::from(g) * G + u32::from(b) * B + (1 << 13)) >> 14) as u8
+}
+
+/// JPEG stays JPEG (quality 90; JPEG has no alpha). Everything else becomes PNG: lossless,
+/// keeps alpha, and every browser shows it. (`image` encodes WebP only losslessly and GIF
+/// only as a palette, neither a good home for a grayscale photo.)
+fn encode(
+    luma: &Luma,
+    input: ImageFormat,
+) -> Result<(Vec<u8>, &'static str, &'static str), KernelError> {
+    let mut bytes = Vec::new();
+    let encode_err = |e: image::ImageError| KernelError::Encode(e.to_string());
+    if let (ImageFormat::Jpeg, Luma::Opaque(gray)) = (input, luma) {
+        JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY)
+            .encode_image(gray)
+            .map_err(encode_err)?;
+        return Ok((bytes, "jpg", "image/jpeg"));
+    }
+    // Fast compression with adaptive filtering: close to the default level's size in a
+    // fraction of its time.
+    let encoder =
+        PngEncoder::new_with_quality(&mut bytes, CompressionType::Fast, FilterType::Adaptive);
+    match luma {
+        Luma::Opaque(gray) => gray.write_with_encoder(encoder),
+        Luma::WithAlpha(gray) => gray.write_with_encoder(encoder),
+    }
+    .map_err(encode_err)?;
+    Ok((bytes, "png", "image/png"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{Rgb, RgbImage};
+
+    #[test]
+    fn bt601_matches_the_reference_weights() {
+        for (r, g, b) in [(255, 0, 0), (0, 255, 0), (0, 0, 255), (12, 200, 99), (255, 255, 255)] {
+            let reference = 0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b);
+            let got = f64::from(bt601(r, g, b));
+            assert!((got - reference).abs() <= 0.5 + 1e-9, "{r},{g},{b}: {got} vs {reference}");
+        }
+        assert_eq!(bt601(255, 255, 255), 255);
+        assert_eq!(bt601(0, 0, 0), 0);
+    }
+
+    #[test]
+    fn png_in_png_out_grayscale_same_size() {
+        let img = RgbImage::from_fn(7, 5, |x, y| Rgb([x as u8 * 30, y as u8 * 40, 90]));
+        let mut png = Vec::new();
+        DynamicImage::ImageRgb8(img.clone())
+            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .unwrap();
+        let out = grayscale(&png, DecodeLimits::default()).unwrap();
+        assert_eq!((out.extension, out.width, out.height), ("png", 7, 5));
+        let decoded = image::load_from_memory(&out.bytes).unwrap();
+        let gray = decoded.as_luma8().expect("an 8-bit grayscale PNG");
+        for (x, y, px) in img.enumerate_pixels() {
+            assert_eq!(gray.get_pixel(x, y)[0], bt601(px[0], px[1], px[2]));
+        }
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_undecodable() {
+        let img = RgbImage::from_fn(64, 64, |x, y| Rgb([x as u8, y as u8, 7]));
+        let mut jpeg = Vec::new();
+        DynamicImage::ImageRgb8(img)
+            .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap();
+        jpeg.truncate(jpeg.len() / 3);
+        match grayscale(&jpeg, DecodeLimits::default()) {
+            Err(KernelError::Rejected(Rejection::Undecodable(_))) => {}
+            other => panic!("expected undecodable, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The processor: consumes jobs, downloads the original, converts it to grayscale off the
+//! async runtime, waits the simulated inference delay, uploads the result and reports status
+//! events. It never touches PostgreSQL.
+
+pub mod config;
+pub mod kernel;
+mod worker;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use backon::Retryable;
+use imagepipe_shared::{
+    amqp,
+    storage::{Storage, StorageError},
+};
+use tokio_util::sync::CancellationToken;
+
+pub use config::ProcessorConfig;
+use worker::Worker;
+
+/// Run until `shutdown` fires: connect to the object store (retrying until it answers), then
+/// consume jobs, reconnecting to the broker whenever needed.
+pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let connect = || Storage::connect(&config.storage);
+    let storage = tokio::select! {
+        storage = connect
+            .retry(amqp::reconnect_backoff())
+            // A missing bucket we may not create will not appear by waiting; the rest may heal.
+            .when(|e| !matches!(e, StorageError::MissingBucket { .. } | StorageError::Config(_)))
+            .notify(|err, delay| tracing::warn!(%err, ?delay, "object store not ready, retrying")) =>
+            storage.context("cannot use the object store")?,
+        () = shutdown.cancelled() => return Ok(()),
+    };
+    let topology = config.amqp.topology();
+    let worker = Arc::new(Worker::new(&config, storage, topology.clone()));
+    amqp::consume(
+        &config.amqp.amqp_url,
+        "imagepipe-processor",
+        &topology,
+        &topology.jobs_queue(),
+        config.processor_concurrency,
+        shutdown,
+        move |delivery| {
+            let worker = worker.clone();
+            async move { worker.handle(delivery).await }
+        },
+    )
+    .await;
+    tracing::info!("processor stopped");
+    Ok(())
+}

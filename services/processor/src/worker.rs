@@ -1,0 +1,243 @@
+//! What happens to one job delivery, from PROCESSING to the ack.
+//!
+//! The ack comes last, after the result is stored and its COMPLETED event confirmed by the
+//! broker: a processor that dies anywhere before that leaves the job unacked, and the broker
+//! delivers it again. Keys are deterministic, so a second run overwrites the same object.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use imagepipe_shared::{
+    amqp::{AmqpError, Publisher},
+    image_rules::DecodeLimits,
+    keys,
+    messages::{self, ErrorCode, JobMessage, StatusEvent, TaskFailure, headers},
+    storage::{Storage, StorageError},
+    topology::{EVENT_ROUTING_KEY, Topology},
+};
+use lapin::{
+    message::Delivery,
+    options::{BasicAckOptions, BasicNackOptions},
+    types::{AMQPValue, FieldTable, LongString},
+};
+use tracing::Instrument;
+
+use crate::{
+    config::ProcessorConfig,
+    kernel::{self, KernelError},
+};
+
+pub struct Worker {
+    storage: Storage,
+    publisher: Publisher,
+    topology: Topology,
+    delay: Duration,
+    max_attempts: u32,
+    limits: DecodeLimits,
+}
+
+/// How one attempt ended, when not with a result.
+#[derive(Debug, thiserror::Error)]
+enum JobError {
+    /// Retrying cannot help: the task fails now.
+    #[error("{}: {}", .0.code.as_str(), .0.message)]
+    Permanent(TaskFailure),
+    /// Worth another attempt later.
+    #[error("{code:?}: {message}")]
+    Transient { code: ErrorCode, message: String },
+    /// The broker failed while we reported: hand the job back, it will come again.
+    #[error("broker: {0}")]
+    Broker(#[from] AmqpError),
+}
+
+impl From<StorageError> for JobError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::NotFound { .. } => JobError::Permanent(TaskFailure {
+                code: ErrorCode::OriginalMissing,
+                message: err.to_string(),
+            }),
+            other => JobError::Transient {
+                code: ErrorCode::StorageUnavailable,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<KernelError> for JobError {
+    fn from(err: KernelError) -> Self {
+        let code = match &err {
+            KernelError::Rejected(rejection) => rejection.code(),
+            KernelError::Encode(_) => ErrorCode::ProcessingFailed,
+        };
+        JobError::Permanent(TaskFailure {
+            code,
+            message: err.to_string(),
+        })
+    }
+}
+
+impl Worker {
+    pub fn new(config: &ProcessorConfig, storage: Storage, topology: Topology) -> Self {
+        Self {
+            storage,
+            publisher: Publisher::new(
+                config.amqp.amqp_url.clone(),
+                "imagepipe-processor-publisher",
+                topology.clone(),
+            ),
+            topology,
+            delay: config.processing_delay(),
+            max_attempts: config.max_attempts,
+            limits: config.decode_limits(),
+        }
+    }
+
+    pub async fn handle(&self, delivery: Delivery) {
+        let job: JobMessage = match messages::decode(&delivery.data) {
+            Ok(job) => job,
+            Err(err) => {
+                // Unreadable or from a newer producer: dead-letter it, where the result-writer
+                // records why and keeps it.
+                tracing::warn!(%err, "unusable job message, dead-lettering it");
+                nack(&delivery, false).await;
+                return;
+            }
+        };
+        let span = tracing::info_span!("job", task_id = %job.task_id, attempt = job.attempt);
+        self.handle_job(&delivery, job).instrument(span).await;
+    }
+
+    async fn handle_job(&self, delivery: &Delivery, job: JobMessage) {
+        let outcome = match self.process(&job).await {
+            Ok(result_key) => {
+                tracing::info!(result_key, "completed");
+                self.report(StatusEvent::completed(job.task_id, job.attempt, result_key))
+                    .await
+            }
+            Err(JobError::Permanent(failure)) => {
+                tracing::warn!(code = failure.code.as_str(), message = failure.message, "failed");
+                self.report(StatusEvent::failed(job.task_id, job.attempt, failure))
+                    .await
+            }
+            Err(JobError::Transient { code, message }) => {
+                self.retry_or_park(&job, code, message).await
+            }
+            Err(JobError::Broker(err)) => Err(err),
+        };
+        match outcome {
+            Ok(()) => ack(delivery).await,
+            Err(err) => {
+                // The report did not reach the broker: hand the job back so it runs again.
+                tracing::warn!(%err, "cannot report to the broker, requeueing the job");
+                nack(delivery, true).await;
+            }
+        }
+    }
+
+    /// One attempt: the result's key when it is stored.
+    async fn process(&self, job: &JobMessage) -> Result<String, JobError> {
+        self.report(StatusEvent::processing(job.task_id, job.attempt))
+            .await?;
+        let original = self.storage.uploads.get_file(&job.original_key).await?;
+
+        let limits = self.limits;
+        let processed = tokio::task::spawn_blocking(move || kernel::grayscale(&original, limits))
+            .await
+            .map_err(|e| JobError::Permanent(TaskFailure {
+                code: ErrorCode::ProcessingFailed,
+                message: format!("image processing crashed: {e}"),
+            }))??;
+
+        // Stands in for model inference: a timer, holding no thread.
+        tokio::time::sleep(self.delay).await;
+
+        let key = keys::result_key(job.task_id, processed.extension);
+        self.storage
+            .processed
+            .upload_file(&key, Bytes::from(processed.bytes), processed.content_type)
+            .await?;
+        Ok(key)
+    }
+
+    async fn report(&self, event: StatusEvent) -> Result<(), AmqpError> {
+        self.publisher
+            .publish(
+                &self.topology.events_exchange(),
+                EVENT_ROUTING_KEY,
+                event.message_id,
+                &event,
+                FieldTable::default(),
+            )
+            .await
+    }
+
+    /// A transient failure: send the job through the retry queue of its delay, or park it
+    /// (dead-letter exchange, with the reason in its headers) after the last attempt.
+    async fn retry_or_park(
+        &self,
+        job: &JobMessage,
+        code: ErrorCode,
+        message: String,
+    ) -> Result<(), AmqpError> {
+        if job.attempt < self.max_attempts {
+            let delay = self.topology.retry_delay(job.attempt);
+            tracing::warn!(code = code.as_str(), message, ?delay, "transient failure, retrying");
+            let next = JobMessage {
+                attempt: job.attempt + 1,
+                ..job.clone()
+            };
+            return self
+                .publisher
+                .publish(
+                    &self.topology.retry_exchange(),
+                    &Topology::retry_routing_key(delay),
+                    next.message_id,
+                    &next,
+                    FieldTable::default(),
+                )
+                .await;
+        }
+        let reason = format!(
+            "gave up after {} attempts; last error: {message}",
+            job.attempt
+        );
+        tracing::error!(code = code.as_str(), reason, "retries exhausted, parking the job");
+        let mut table = FieldTable::default();
+        table.insert(
+            headers::FAILURE_CODE.into(),
+            AMQPValue::LongString(LongString::from(code.as_str())),
+        );
+        table.insert(
+            headers::FAILURE_MESSAGE.into(),
+            AMQPValue::LongString(LongString::from(reason)),
+        );
+        self.publisher
+            .publish(
+                &self.topology.dead_letter_exchange(),
+                "",
+                job.message_id,
+                job,
+                table,
+            )
+            .await
+    }
+}
+
+async fn ack(delivery: &Delivery) {
+    if let Err(err) = delivery.ack(BasicAckOptions::default()).await {
+        tracing::warn!(%err, "ack failed; the broker will deliver the job again");
+    }
+}
+
+async fn nack(delivery: &Delivery, requeue: bool) {
+    let options = BasicNackOptions {
+        requeue,
+        multiple: false,
+    };
+    if let Err(err) = delivery.nack(options).await {
+        tracing::warn!(%err, "nack failed; the broker will deliver the job again");
+    }
+}
+

@@ -1,0 +1,162 @@
+//! What happens to one delivery from the events queue or the dead-letter queue.
+//!
+//! A database write that fails is retried here, holding the delivery, until the database is
+//! back: requeueing would count against the queue's delivery limit and could park a perfectly
+//! good event. Only on shutdown is an unwritten delivery handed back to the broker.
+
+use std::future::Future;
+
+use backon::Retryable;
+use chrono::Utc;
+use imagepipe_shared::{amqp::Publisher, messages, topology::Topology};
+use lapin::{
+    message::Delivery,
+    options::{BasicAckOptions, BasicNackOptions},
+};
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::ResultWriterConfig,
+    dead_letters::{self, Verdict},
+    transitions::{self, Applied},
+};
+
+pub struct Handlers {
+    db: DatabaseConnection,
+    publisher: Publisher,
+    topology: Topology,
+    shutdown: CancellationToken,
+}
+
+impl Handlers {
+    pub fn new(
+        db: DatabaseConnection,
+        config: &ResultWriterConfig,
+        topology: Topology,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            db,
+            publisher: Publisher::new(
+                config.amqp.amqp_url.clone(),
+                "imagepipe-result-writer-publisher",
+                topology.clone(),
+            ),
+            topology,
+            shutdown,
+        }
+    }
+
+    /// Retry a database write until it succeeds; `None` if shutdown came first.
+    async fn persist<F, Fut, T>(&self, write: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, DbErr>>,
+    {
+        tokio::select! {
+            result = write
+                .retry(imagepipe_shared::amqp::reconnect_backoff())
+                .notify(|err, delay| tracing::warn!(%err, ?delay, "database write failed, retrying")) => result.ok(),
+            () = self.shutdown.cancelled() => None,
+        }
+    }
+
+    pub async fn status_event(&self, delivery: Delivery) {
+        let event: messages::StatusEvent = match messages::decode(&delivery.data) {
+            Ok(event) => event,
+            Err(err) => {
+                tracing::warn!(%err, "unusable status event, dead-lettering it");
+                settle(&delivery, Settle::DeadLetter).await;
+                return;
+            }
+        };
+        let applied = self
+            .persist(|| transitions::apply_event(&self.db, &event))
+            .await;
+        match applied {
+            Some(applied) => {
+                tracing::info!(task_id = %event.task_id, status = ?event.status, ?applied, "status event");
+                settle(&delivery, Settle::Ack).await;
+            }
+            None => settle(&delivery, Settle::Requeue).await,
+        }
+    }
+
+    pub async fn dead_letter(&self, delivery: Delivery) {
+        let verdict = dead_letters::judge(&delivery);
+        let reason = match &verdict {
+            Verdict::Event(event) => {
+                let Some(_) = self.persist(|| transitions::apply_event(&self.db, event)).await
+                else {
+                    return settle(&delivery, Settle::Requeue).await;
+                };
+                format!("status event applied from the dead-letter queue ({:?})", event.status)
+            }
+            Verdict::Fail { task_id, failure } => {
+                let now = Utc::now();
+                let Some(applied) = self
+                    .persist(|| transitions::fail(&self.db, *task_id, failure, now, None))
+                    .await
+                else {
+                    return settle(&delivery, Settle::Requeue).await;
+                };
+                if applied == Applied::Changed {
+                    tracing::warn!(%task_id, code = failure.code.as_str(), message = failure.message, "task failed from the dead-letter queue");
+                }
+                format!("{}: {}", failure.code.as_str(), failure.message)
+            }
+            Verdict::ParkOnly { reason } => {
+                tracing::warn!(reason, "dead letter without a task id, parking it");
+                reason.clone()
+            }
+        };
+        // Keep the message for inspection and re-drive.
+        let message_id = delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let parked = self
+            .publisher
+            .publish_bytes(
+                &self.topology.parking_exchange(),
+                "",
+                &message_id,
+                &delivery.data,
+                dead_letters::parked_headers(&delivery, &reason),
+            )
+            .await;
+        match parked {
+            Ok(()) => settle(&delivery, Settle::Ack).await,
+            Err(err) => {
+                tracing::warn!(%err, "cannot park the dead letter, handing it back");
+                settle(&delivery, Settle::Requeue).await;
+            }
+        }
+    }
+}
+
+enum Settle {
+    Ack,
+    Requeue,
+    DeadLetter,
+}
+
+async fn settle(delivery: &Delivery, how: Settle) {
+    let result = match how {
+        Settle::Ack => delivery.ack(BasicAckOptions::default()).await,
+        Settle::Requeue | Settle::DeadLetter => {
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: matches!(how, Settle::Requeue),
+                    multiple: false,
+                })
+                .await
+        }
+    };
+    if let Err(err) = result {
+        tracing::warn!(%err, "cannot settle a delivery; the broker will deliver it again");
+    }
+}

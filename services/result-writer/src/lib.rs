@@ -1,0 +1,72 @@
+//! The result-writer: the one writer of task status after creation. It applies status
+//! events, fails the tasks of dead-lettered jobs (then parks the jobs), and reaps tasks left
+//! unfinished past their deadline.
+
+pub mod config;
+pub mod dead_letters;
+mod handlers;
+pub mod reaper;
+pub mod transitions;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use backon::Retryable;
+use imagepipe_shared::{amqp, db};
+use tokio_util::sync::CancellationToken;
+
+pub use config::ResultWriterConfig;
+use handlers::Handlers;
+
+/// Run until `shutdown` fires.
+pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let connect = || db::connect(&config.database);
+    let db = tokio::select! {
+        db = connect
+            .retry(amqp::reconnect_backoff())
+            .notify(|err, delay| tracing::warn!(%err, ?delay, "database not ready, retrying")) =>
+            db.context("cannot connect to the database")?,
+        () = shutdown.cancelled() => return Ok(()),
+    };
+    let topology = config.amqp.topology();
+    let handlers = Arc::new(Handlers::new(db.clone(), &config, topology.clone(), shutdown.clone()));
+
+    let reaper = tokio::spawn(reaper::run(
+        db,
+        config.task_timeout(),
+        config.reaper_interval(),
+        shutdown.clone(),
+    ));
+    let (events_queue, dead_letter_queue) = (topology.events_queue(), topology.dead_letter_queue());
+    let events = {
+        let handlers = handlers.clone();
+        amqp::consume(
+            &config.amqp.amqp_url,
+            "imagepipe-result-writer-events",
+            &topology,
+            &events_queue,
+            config.prefetch,
+            shutdown.clone(),
+            move |delivery| {
+                let handlers = handlers.clone();
+                async move { handlers.status_event(delivery).await }
+            },
+        )
+    };
+    let dead = amqp::consume(
+        &config.amqp.amqp_url,
+        "imagepipe-result-writer-dead-letters",
+        &topology,
+        &dead_letter_queue,
+        config.prefetch,
+        shutdown.clone(),
+        move |delivery| {
+            let handlers = handlers.clone();
+            async move { handlers.dead_letter(delivery).await }
+        },
+    );
+    tokio::join!(events, dead);
+    let _ = reaper.await;
+    tracing::info!("result-writer stopped");
+    Ok(())
+}

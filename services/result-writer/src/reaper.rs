@@ -1,0 +1,30 @@
+//! Fails tasks left unfinished past their deadline, so no task stays PENDING or PROCESSING
+//! forever whatever went wrong upstream.
+
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use tokio_util::sync::CancellationToken;
+
+use crate::transitions;
+
+pub async fn run(
+    db: DatabaseConnection,
+    timeout: Duration,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        match transitions::reap(&db, timeout).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(tasks = n, ?timeout, "failed tasks that ran out of time"),
+            Err(err) => tracing::warn!(%err, "reaper cannot reach the database"),
+        }
+    }
+}

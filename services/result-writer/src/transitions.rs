@@ -1,0 +1,125 @@
+//! The only writes to a task after its creation. Each is one conditional UPDATE that moves a
+//! task forward or does nothing: PENDING → PROCESSING → COMPLETED | FAILED. A duplicate, late
+//! or out-of-order event matches no row and changes nothing, so redelivery is harmless.
+
+use chrono::{DateTime, Utc};
+use imagepipe_shared::messages::{ErrorCode, ReportedStatus, StatusEvent, TaskFailure};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+use uuid::Uuid;
+
+/// What applying a change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Changed,
+    /// The task is already past this state (or unknown): nothing to do.
+    Ignored,
+}
+
+async fn run(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<Applied, DbErr> {
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+        .await?;
+    Ok(if result.rows_affected() > 0 {
+        Applied::Changed
+    } else {
+        Applied::Ignored
+    })
+}
+
+/// Apply one status event.
+pub async fn apply_event(db: &impl ConnectionTrait, event: &StatusEvent) -> Result<Applied, DbErr> {
+    let attempt = i32::try_from(event.attempt).unwrap_or(i32::MAX);
+    match event.status {
+        ReportedStatus::Processing => {
+            run(
+                db,
+                "UPDATE tasks SET status = 'PROCESSING',
+                        started_at = COALESCE(started_at, $2),
+                        attempts = GREATEST(attempts, $3),
+                        updated_at = now()
+                  WHERE id = $1
+                    AND (status = 'PENDING' OR (status = 'PROCESSING' AND attempts < $3))",
+                vec![event.task_id.into(), event.occurred_at.into(), attempt.into()],
+            )
+            .await
+        }
+        ReportedStatus::Completed => {
+            run(
+                db,
+                "UPDATE tasks SET status = 'COMPLETED',
+                        result_key = $2,
+                        started_at = COALESCE(started_at, $3),
+                        completed_at = $3,
+                        attempts = GREATEST(attempts, $4),
+                        updated_at = now()
+                  WHERE id = $1 AND status IN ('PENDING', 'PROCESSING')",
+                vec![
+                    event.task_id.into(),
+                    event.result_key.clone().into(),
+                    event.occurred_at.into(),
+                    attempt.into(),
+                ],
+            )
+            .await
+        }
+        ReportedStatus::Failed => {
+            let failure = event.failure.clone().unwrap_or_else(|| TaskFailure {
+                code: ErrorCode::ProcessingFailed,
+                message: "the processor reported a failure without a reason".into(),
+            });
+            fail(db, event.task_id, &failure, event.occurred_at, Some(event.attempt)).await
+        }
+    }
+}
+
+/// Mark a task FAILED unless it already ended.
+pub async fn fail(
+    db: &impl ConnectionTrait,
+    task_id: Uuid,
+    failure: &TaskFailure,
+    at: DateTime<Utc>,
+    attempt: Option<u32>,
+) -> Result<Applied, DbErr> {
+    let attempt = attempt.map_or(0, |a| i32::try_from(a).unwrap_or(i32::MAX));
+    run(
+        db,
+        "UPDATE tasks SET status = 'FAILED',
+                error_code = $2,
+                error_message = $3,
+                completed_at = $4,
+                attempts = GREATEST(attempts, $5),
+                updated_at = now()
+          WHERE id = $1 AND status IN ('PENDING', 'PROCESSING')",
+        vec![
+            task_id.into(),
+            failure.code.as_str().into(),
+            failure.message.clone().into(),
+            at.into(),
+            attempt.into(),
+        ],
+    )
+    .await
+}
+
+/// Fail every task still unfinished `timeout` after its creation; returns how many.
+pub async fn reap(db: &impl ConnectionTrait, timeout: std::time::Duration) -> Result<u64, DbErr> {
+    let seconds = timeout.as_secs_f64();
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE tasks SET status = 'FAILED',
+                    error_code = $3,
+                    error_message = 'not finished within ' || $1::text || ' seconds of its upload',
+                    completed_at = now(),
+                    updated_at = now()
+              WHERE status IN ('PENDING', 'PROCESSING')
+                AND created_at < now() - make_interval(secs => $2)",
+            vec![
+                format!("{seconds}").into(),
+                seconds.into(),
+                ErrorCode::TimedOut.as_str().into(),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}

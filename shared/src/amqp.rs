@@ -1,0 +1,278 @@
+//! Talking to RabbitMQ: connecting with backoff, publishing with confirms, consuming with
+//! manual acks, and reconnecting after the broker or the connection goes away.
+//!
+//! Every network step has a timeout, so a broker that accepts TCP but never answers cannot
+//! hang a service. Broken channels are dropped and rebuilt on next use.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use backon::{ExponentialBuilder, Retryable};
+use futures::StreamExt;
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties,
+    message::Delivery,
+    options::{BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions},
+    types::FieldTable,
+};
+use serde::Serialize;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::topology::Topology;
+
+/// How long one broker operation (connect, declare, publish, confirm) may take.
+pub const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AmqpError {
+    #[error("broker error: {0}")]
+    Broker(#[from] lapin::Error),
+    #[error("broker did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("broker refused the message (publisher confirm was a nack)")]
+    Nacked,
+    #[error("message could not be serialized: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+async fn timed<T>(
+    fut: impl Future<Output = lapin::Result<T>>,
+) -> Result<T, AmqpError> {
+    match tokio::time::timeout(BROKER_TIMEOUT, fut).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(AmqpError::Timeout(BROKER_TIMEOUT)),
+    }
+}
+
+/// Backoff between reconnect attempts: from 100 ms up to 5 s, forever (the caller decides
+/// when to give up, usually never: the broker will come back).
+pub fn reconnect_backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(5))
+        .with_jitter()
+        .without_max_times()
+}
+
+/// A connection with one confirm-mode channel on which the whole topology is declared.
+pub struct Link {
+    /// Kept so the connection lives as long as the channel.
+    pub connection: Connection,
+    pub channel: Channel,
+}
+
+impl Link {
+    /// Connect once, declare the topology, and put the channel in confirm mode.
+    pub async fn open(url: &str, name: &str, topology: &Topology) -> Result<Self, AmqpError> {
+        let props = ConnectionProperties::default().with_connection_name(name.into());
+        let connection = timed(Connection::connect(url, props)).await?;
+        let channel = timed(connection.create_channel()).await?;
+        timed(topology.declare(&channel)).await?;
+        timed(channel.confirm_select(ConfirmSelectOptions::default())).await?;
+        Ok(Self {
+            connection,
+            channel,
+        })
+    }
+
+    /// Connect, retrying with backoff until it works or `shutdown` fires.
+    pub async fn open_with_retry(
+        url: &str,
+        name: &str,
+        topology: &Topology,
+        shutdown: &CancellationToken,
+    ) -> Option<Self> {
+        let attempt = || Self::open(url, name, topology);
+        tokio::select! {
+            link = attempt
+                .retry(reconnect_backoff())
+                .notify(|err, delay| tracing::warn!(%err, ?delay, "cannot reach RabbitMQ, retrying")) => link.ok(),
+            () = shutdown.cancelled() => None,
+        }
+    }
+
+    pub fn is_usable(&self) -> bool {
+        self.channel.status().connected()
+    }
+}
+
+/// Publishes JSON messages, persistent and confirmed. Reconnects lazily: a publish on a broken
+/// link fails, the link is dropped, and the next publish opens a new one.
+pub struct Publisher {
+    url: String,
+    name: String,
+    topology: Topology,
+    link: Mutex<Option<Arc<Link>>>,
+}
+
+impl Publisher {
+    pub fn new(url: impl Into<String>, name: impl Into<String>, topology: Topology) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            topology,
+            link: Mutex::new(None),
+        }
+    }
+
+    /// A publisher that starts from an open link.
+    pub fn with_link(
+        url: impl Into<String>,
+        name: impl Into<String>,
+        topology: Topology,
+        link: Link,
+    ) -> Self {
+        Self {
+            link: Mutex::new(Some(Arc::new(link))),
+            ..Self::new(url, name, topology)
+        }
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    async fn link(&self) -> Result<Arc<Link>, AmqpError> {
+        let mut guard = self.link.lock().await;
+        if let Some(link) = guard.as_ref().filter(|l| l.is_usable()) {
+            return Ok(link.clone());
+        }
+        let link = Arc::new(Link::open(&self.url, &self.name, &self.topology).await?);
+        *guard = Some(link.clone());
+        Ok(link)
+    }
+
+    /// Whether the last known link is up (for readiness). Does not connect.
+    pub async fn is_connected(&self) -> bool {
+        self.link
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|l| l.is_usable())
+    }
+
+    /// Publish one message and wait for the broker's confirm. `Ok` means the broker has taken
+    /// responsibility for it (written it to its queues).
+    pub async fn publish<T: Serialize>(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        message_id: Uuid,
+        message: &T,
+        headers: FieldTable,
+    ) -> Result<(), AmqpError> {
+        let body = serde_json::to_vec(message)?;
+        self.publish_bytes(exchange, routing_key, &message_id.to_string(), &body, headers)
+            .await
+    }
+
+    /// Publish a body as it is (for moving a message on without re-encoding it).
+    pub async fn publish_bytes(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        message_id: &str,
+        body: &[u8],
+        headers: FieldTable,
+    ) -> Result<(), AmqpError> {
+        let link = self.link().await?;
+        let result =
+            publish_confirmed(&link.channel, exchange, routing_key, message_id, body, headers)
+                .await;
+        if result.is_err() && !link.is_usable() {
+            // Drop the broken link so the next publish reconnects.
+            let mut guard = self.link.lock().await;
+            if guard.as_ref().is_some_and(|l| Arc::ptr_eq(l, &link)) {
+                *guard = None;
+            }
+        }
+        result
+    }
+}
+
+/// Publish on a confirm-mode channel and wait for the confirm; a nack is an error.
+pub async fn publish_confirmed(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    message_id: &str,
+    body: &[u8],
+    headers: FieldTable,
+) -> Result<(), AmqpError> {
+    let properties = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into())
+        .with_message_id(message_id.into())
+        .with_headers(headers);
+    let confirm = timed(channel.basic_publish(
+        exchange.into(),
+        routing_key.into(),
+        BasicPublishOptions::default(),
+        body,
+        properties,
+    ))
+    .await?;
+    match timed(confirm).await? {
+        Confirmation::Ack(_) | Confirmation::NotRequested => Ok(()),
+        Confirmation::Nack(_) => Err(AmqpError::Nacked),
+    }
+}
+
+/// Consume `queue` until `shutdown` fires, reconnecting whenever the connection drops.
+/// `handle` gets each delivery together with the link's publisher channel and must ack or
+/// nack it; at most `prefetch` deliveries are unacknowledged at once.
+pub async fn consume<H, F>(
+    url: &str,
+    name: &str,
+    topology: &Topology,
+    queue: &str,
+    prefetch: u16,
+    shutdown: CancellationToken,
+    handle: H,
+) where
+    H: Fn(Delivery) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    while !shutdown.is_cancelled() {
+        let Some(link) = Link::open_with_retry(url, name, topology, &shutdown).await else {
+            break;
+        };
+        let consumer = async {
+            // A separate channel, so consuming does not share flow control with publishing.
+            let channel = timed(link.connection.create_channel()).await?;
+            timed(channel.basic_qos(prefetch, BasicQosOptions { global: false })).await?;
+            timed(channel.basic_consume(
+                queue.into(),
+                format!("{name}-{}", Uuid::new_v4()).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            ))
+            .await
+        };
+        let mut consumer = match consumer.await {
+            Ok(consumer) => consumer,
+            Err(err) => {
+                tracing::warn!(%err, queue, "cannot start consuming, reconnecting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        tracing::info!(queue, "consuming");
+        loop {
+            tokio::select! {
+                next = consumer.next() => match next {
+                    Some(Ok(delivery)) => { tasks.spawn(handle(delivery)); }
+                    Some(Err(err)) => { tracing::warn!(%err, queue, "consumer failed, reconnecting"); break; }
+                    None => { tracing::warn!(queue, "consumer ended, reconnecting"); break; }
+                },
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
+        // Deliveries in flight on a dead channel cannot be acked any more; the broker requeues
+        // them. Let their handlers finish (they will notice) before reconnecting.
+        while tasks.join_next().await.is_some() {}
+    }
+}

@@ -1,0 +1,129 @@
+//! Settings shared by the services. Every setting is an environment variable with a default
+//! that serves a local run (the compose file's credentials on localhost) and can be overridden
+//! by the matching command-line flag. Each service flattens the groups it needs into its own
+//! `clap::Parser`, so `--help` lists exactly what that service reads.
+
+use std::time::Duration;
+
+use clap::Args;
+
+/// Where the task table lives.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseConfig {
+    /// PostgreSQL connection URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres:postgres@localhost:5432/imagepipe"
+    )]
+    pub database_url: String,
+
+    /// Most connections the service keeps open to PostgreSQL.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+}
+
+/// The broker and the names of everything declared on it.
+#[derive(Debug, Clone, Args)]
+pub struct AmqpConfig {
+    /// RabbitMQ connection URL (AMQP 0-9-1).
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@localhost:5672/%2f"
+    )]
+    pub amqp_url: String,
+
+    /// Prefix of every exchange and queue name, so several deployments (or test runs) can
+    /// share one broker without seeing each other's messages.
+    #[arg(long, env = "AMQP_PREFIX", default_value = "imagepipe")]
+    pub amqp_prefix: String,
+
+    /// Delays between a job's attempts, in milliseconds, comma-separated: the first retry
+    /// waits the first delay, and so on; the last repeats. Each delay is its own retry queue
+    /// (`{prefix}.jobs.retry.{delay}ms`), so changing them declares new queues.
+    #[arg(
+        long,
+        env = "RETRY_DELAYS_MS",
+        default_value = "1000,5000,15000,30000",
+        value_delimiter = ','
+    )]
+    pub retry_delays_ms: Vec<u64>,
+}
+
+impl AmqpConfig {
+    pub fn topology(&self) -> crate::topology::Topology {
+        crate::topology::Topology::new(
+            self.amqp_prefix.clone(),
+            self.retry_delays_ms
+                .iter()
+                .map(|ms| Duration::from_millis(*ms))
+                .collect(),
+        )
+    }
+}
+
+/// The S3-compatible object store (MinIO in compose, any S3 elsewhere).
+#[derive(Debug, Clone, Args)]
+pub struct StorageConfig {
+    /// S3 endpoint the services use.
+    #[arg(long, env = "S3_ENDPOINT", default_value = "http://localhost:9000")]
+    pub s3_endpoint: String,
+
+    /// Endpoint that clients (browsers, curl) can reach; download URLs are signed for it.
+    /// Defaults to `S3_ENDPOINT`. In compose the services reach MinIO as `minio:9000`, which a
+    /// browser cannot resolve, so this is `http://localhost:9000` there.
+    #[arg(long, env = "S3_PUBLIC_ENDPOINT")]
+    pub s3_public_endpoint: Option<String>,
+
+    /// S3 region (MinIO and s3s accept any).
+    #[arg(long, env = "S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+
+    /// S3 access key id.
+    #[arg(long, env = "S3_ACCESS_KEY", default_value = "minioadmin")]
+    pub s3_access_key: String,
+
+    /// S3 secret access key.
+    #[arg(long, env = "S3_SECRET_KEY", default_value = "minioadmin", hide_env_values = true)]
+    pub s3_secret_key: String,
+
+    /// Bucket for uploaded originals.
+    #[arg(long, env = "UPLOADS_BUCKET", default_value = "uploads")]
+    pub uploads_bucket: String,
+
+    /// Bucket for processed results.
+    #[arg(long, env = "PROCESSED_BUCKET", default_value = "processed")]
+    pub processed_bucket: String,
+
+    /// Create a missing bucket at startup. Turn off where the service's credentials may not
+    /// create buckets; a missing bucket then stops the service with a clear message.
+    #[arg(long, env = "S3_CREATE_BUCKETS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub s3_create_buckets: bool,
+
+    /// Timeout of one object-store request, in milliseconds.
+    #[arg(long, env = "S3_TIMEOUT_MS", default_value_t = 30_000)]
+    pub s3_timeout_ms: u64,
+}
+
+impl StorageConfig {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.s3_timeout_ms)
+    }
+
+    pub fn public_endpoint(&self) -> &str {
+        self.s3_public_endpoint.as_deref().unwrap_or(&self.s3_endpoint)
+    }
+}
+
+/// How the service logs.
+#[derive(Debug, Clone, Args)]
+pub struct TelemetryConfig {
+    /// Log filter in `tracing_subscriber::EnvFilter` syntax.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log_filter: String,
+
+    /// Log format: `json` for machines, `pretty` for people.
+    #[arg(long, env = "LOG_FORMAT", default_value = "pretty", value_parser = ["json", "pretty"])]
+    pub log_format: String,
+}

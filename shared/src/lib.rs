@@ -1,0 +1,14 @@
+//! What more than one imagepipe service needs, defined once: configuration, message schemas,
+//! the RabbitMQ topology and the publish/consume helpers, the storage service over
+//! `object_store`, image acceptance rules, object keys, and telemetry.
+
+pub mod amqp;
+pub mod config;
+pub mod db;
+pub mod image_rules;
+pub mod keys;
+pub mod messages;
+pub mod shutdown;
+pub mod storage;
+pub mod telemetry;
+pub mod topology;

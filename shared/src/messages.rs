@@ -1,0 +1,230 @@
+//! The messages that travel over RabbitMQ, defined once for every producer and consumer.
+//!
+//! Both carry `schema_version`: a consumer that meets a version it does not know parks the
+//! message with that reason instead of guessing at its meaning.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// AMQP headers imagepipe sets on a job it parks, so the result-writer can state the reason.
+pub mod headers {
+    pub const FAILURE_CODE: &str = "x-imagepipe-error-code";
+    pub const FAILURE_MESSAGE: &str = "x-imagepipe-error-message";
+    pub const PARKED_REASON: &str = "x-imagepipe-parked-reason";
+    pub const PARKED_AT: &str = "x-imagepipe-parked-at";
+}
+
+/// The version this build writes and understands.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Ask a processor to work on one task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobMessage {
+    pub schema_version: u32,
+    /// Unique per published message; a redelivery keeps it.
+    pub message_id: Uuid,
+    pub task_id: Uuid,
+    /// Key of the original in the uploads bucket.
+    pub original_key: String,
+    /// Media type decided from the upload's bytes at ingest.
+    pub content_type: String,
+    /// 1 for the first try; grows by one on every retry. It travels in the body because newer
+    /// RabbitMQ versions ignore a client-set `x-death` header.
+    pub attempt: u32,
+    pub enqueued_at: DateTime<Utc>,
+}
+
+impl JobMessage {
+    pub fn new(task_id: Uuid, original_key: String, content_type: String) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            message_id: Uuid::now_v7(),
+            task_id,
+            original_key,
+            content_type,
+            attempt: 1,
+            enqueued_at: Utc::now(),
+        }
+    }
+}
+
+/// A task status as processors report it. PENDING is never reported: ingest creates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReportedStatus {
+    Processing,
+    Completed,
+    Failed,
+}
+
+/// Why a task failed, in words a client can match on (`code`) and read (`message`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskFailure {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Stable, machine-readable failure codes. Clients match on these, so they never change
+/// meaning; new ones may be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The upload has no bytes.
+    EmptyFile,
+    /// The bytes are an image format we accept but cannot be decoded (truncated, corrupt).
+    UndecodableImage,
+    /// The bytes are not an image format we accept.
+    UnsupportedMediaType,
+    /// The image is larger than the configured pixel or side limits.
+    ImageTooLarge,
+    /// The object store could not be reached or failed, on every attempt.
+    StorageUnavailable,
+    /// The original is gone from the object store.
+    OriginalMissing,
+    /// The job could not be processed for another reason.
+    ProcessingFailed,
+    /// The task did not finish within the configured time.
+    TimedOut,
+    /// The broker's delivery limit was reached: the job crashed or stalled its consumer every
+    /// time it was delivered.
+    DeliveryLimitExceeded,
+    /// The job message could not be read (malformed, or an unknown schema version).
+    UnreadableMessage,
+}
+
+impl ErrorCode {
+    /// The code for its stable name, if it is one of ours.
+    pub fn parse(name: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EmptyFile => "empty_file",
+            Self::UndecodableImage => "undecodable_image",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::ImageTooLarge => "image_too_large",
+            Self::StorageUnavailable => "storage_unavailable",
+            Self::OriginalMissing => "original_missing",
+            Self::ProcessingFailed => "processing_failed",
+            Self::TimedOut => "timed_out",
+            Self::DeliveryLimitExceeded => "delivery_limit_exceeded",
+            Self::UnreadableMessage => "unreadable_message",
+        }
+    }
+}
+
+/// A change of a task's status, reported by a processor and applied by the result-writer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusEvent {
+    pub schema_version: u32,
+    pub message_id: Uuid,
+    pub task_id: Uuid,
+    pub status: ReportedStatus,
+    /// The job attempt this event is about.
+    pub attempt: u32,
+    /// Key of the result in the processed bucket, when COMPLETED.
+    pub result_key: Option<String>,
+    /// Why, when FAILED.
+    pub failure: Option<TaskFailure>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl StatusEvent {
+    fn new(task_id: Uuid, attempt: u32, status: ReportedStatus) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            message_id: Uuid::now_v7(),
+            task_id,
+            status,
+            attempt,
+            result_key: None,
+            failure: None,
+            occurred_at: Utc::now(),
+        }
+    }
+
+    pub fn processing(task_id: Uuid, attempt: u32) -> Self {
+        Self::new(task_id, attempt, ReportedStatus::Processing)
+    }
+
+    pub fn completed(task_id: Uuid, attempt: u32, result_key: String) -> Self {
+        Self {
+            result_key: Some(result_key),
+            ..Self::new(task_id, attempt, ReportedStatus::Completed)
+        }
+    }
+
+    pub fn failed(task_id: Uuid, attempt: u32, failure: TaskFailure) -> Self {
+        Self {
+            failure: Some(failure),
+            ..Self::new(task_id, attempt, ReportedStatus::Failed)
+        }
+    }
+}
+
+/// Why a message body could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message is not valid JSON for this type: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error("message has schema_version {found}, this build understands {SCHEMA_VERSION}")]
+    UnknownSchemaVersion { found: u32 },
+}
+
+/// Decode a message body, checking its schema version before its shape, so a message from a
+/// newer producer is reported as such rather than as garbage.
+pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
+    #[derive(Deserialize)]
+    struct Versioned {
+        schema_version: u32,
+    }
+    let Versioned { schema_version } = serde_json::from_slice(body)?;
+    if schema_version != SCHEMA_VERSION {
+        return Err(DecodeError::UnknownSchemaVersion {
+            found: schema_version,
+        });
+    }
+    Ok(serde_json::from_slice(body)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_round_trips_through_json() {
+        let job = JobMessage::new(Uuid::new_v4(), "k".into(), "image/png".into());
+        let body = serde_json::to_vec(&job).unwrap();
+        assert_eq!(decode::<JobMessage>(&body).unwrap(), job);
+    }
+
+    #[test]
+    fn unknown_schema_version_is_named_not_called_garbage() {
+        let body = br#"{"schema_version": 99, "whatever": true}"#;
+        match decode::<JobMessage>(body) {
+            Err(DecodeError::UnknownSchemaVersion { found: 99 }) => {}
+            other => panic!("expected UnknownSchemaVersion, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn failure_codes_serialize_as_their_stable_names() {
+        for code in [
+            ErrorCode::EmptyFile,
+            ErrorCode::UndecodableImage,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::ImageTooLarge,
+            ErrorCode::StorageUnavailable,
+            ErrorCode::OriginalMissing,
+            ErrorCode::ProcessingFailed,
+            ErrorCode::TimedOut,
+            ErrorCode::DeliveryLimitExceeded,
+            ErrorCode::UnreadableMessage,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+}
