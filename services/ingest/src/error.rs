@@ -27,7 +27,7 @@ pub enum ApiError {
     UndecodableImage(String),
     #[error("the request could not be read: {0}")]
     InvalidRequest(String),
-    #[error("`{0}` is not a task id (a UUID)")]
+    #[error("the task id must be a UUID ({0})")]
     InvalidTaskId(String),
     #[error("no task with id {0}")]
     TaskNotFound(Uuid),

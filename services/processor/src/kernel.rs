@@ -39,6 +39,14 @@ pub fn grayscale(bytes: &[u8], limits: DecodeLimits) -> Result<Processed, Kernel
     // Defence in depth: ingest checked the header already, but the job could come from
     // anywhere that can publish.
     let header = inspect(bytes, limits)?;
+    if header.format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        // `image`'s JPEG decoder fills a truncated scan with grey instead of failing; a cut-off
+        // upload must fail, not produce a half-grey result.
+        return Err(Rejection::Undecodable(
+            "the JPEG data ends before its end-of-image marker (truncated file)".into(),
+        )
+        .into());
+    }
 
     let mut reader = ImageReader::with_format(Cursor::new(bytes), header.format);
     reader.limits(limits.decoder_limits());
@@ -68,6 +76,35 @@ pub fn grayscale(bytes: &[u8], limits: DecodeLimits) -> Result<Processed, Kernel
         width,
         height,
     })
+}
+
+/// Whether a JPEG's entropy-coded data is followed by its end-of-image marker.
+///
+/// Walks the marker segments up to the first start-of-scan, then looks for EOI (`FF D9`)
+/// after it. Inside scan data a `0xFF` byte is always followed by `0x00` (stuffing) or a
+/// restart marker, so `FF D9` there can only be the real end; walking the segments first
+/// skips an EXIF thumbnail's own EOI in the header.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    const SOS: u8 = 0xDA;
+    const EOI: u8 = 0xD9;
+    let mut pos = 2; // after SOI
+    while pos + 4 <= bytes.len() {
+        if bytes[pos] != 0xFF {
+            return false;
+        }
+        let marker = bytes[pos + 1];
+        if marker == 0xFF {
+            pos += 1; // fill byte
+            continue;
+        }
+        let length = usize::from(u16::from_be_bytes([bytes[pos + 2], bytes[pos + 3]]));
+        if marker == SOS {
+            let scan = &bytes[(pos + 2 + length).min(bytes.len())..];
+            return scan.windows(2).any(|w| w == [0xFF, EOI]);
+        }
+        pos += 2 + length;
+    }
+    false
 }
 
 /// Grayscale pixels, with the alpha channel kept when the original has one.
@@ -182,10 +219,61 @@ mod tests {
         DynamicImage::ImageRgb8(img)
             .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
             .unwrap();
+        assert!(jpeg_is_complete(&jpeg));
         jpeg.truncate(jpeg.len() / 3);
+        assert!(!jpeg_is_complete(&jpeg));
         match grayscale(&jpeg, DecodeLimits::default()) {
             Err(KernelError::Rejected(Rejection::Undecodable(_))) => {}
             other => panic!("expected undecodable, got {other:?}"),
         }
+    }
+}
+
+/// The kernel against the real photographs and hostile inputs in `../shared/testdata`.
+#[cfg(test)]
+mod testdata {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn dir(kind: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata").join(kind)
+    }
+
+    #[test]
+    fn every_good_image_becomes_grayscale_of_the_same_size() {
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir("good")).expect("../shared/testdata/good exists") {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let out = grayscale(&bytes, DecodeLimits::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let original = image::load_from_memory(&bytes).unwrap();
+            let result = image::load_from_memory(&out.bytes).unwrap();
+            assert!(
+                matches!(result.color(), image::ColorType::L8 | image::ColorType::La8),
+                "{}: {:?}",
+                path.display(),
+                result.color()
+            );
+            // No test image is rotated by EXIF, so sizes match the decoded original.
+            assert_eq!(result.width(), original.width(), "{}", path.display());
+            assert_eq!(result.height(), original.height(), "{}", path.display());
+            seen += 1;
+        }
+        assert!(seen >= 10, "expected the test photographs, found {seen}");
+    }
+
+    #[test]
+    fn hostile_files_are_refused_with_the_right_reason() {
+        let read = |name: &str| std::fs::read(dir("bad").join(name)).unwrap();
+        let code = |name: &str| match grayscale(&read(name), DecodeLimits::default()) {
+            Err(KernelError::Rejected(rejection)) => rejection.code().as_str(),
+            other => panic!("{name}: expected a rejection, got {other:?}"),
+        };
+        assert_eq!(code("empty.png"), "empty_file");
+        assert_eq!(code("not-an-image.jpg"), "unsupported_media_type");
+        assert_eq!(code("truncated.jpg"), "undecodable_image");
+        assert_eq!(code("bomb-30000x30000.png"), "image_too_large");
     }
 }
