@@ -33,12 +33,14 @@ impl MigrationTrait for Migration {
                     .table(Tasks::Table)
                     .if_not_exists()
                     .col(pk_uuid(Tasks::Id))
-                    .col(string_len(Tasks::Status, 16).check(Expr::col(Tasks::Status).is_in([
-                        "PENDING",
-                        "PROCESSING",
-                        "COMPLETED",
-                        "FAILED",
-                    ])))
+                    .col(
+                        string_len(Tasks::Status, 16).check(Expr::col(Tasks::Status).is_in([
+                            "PENDING",
+                            "PROCESSING",
+                            "COMPLETED",
+                            "FAILED",
+                        ])),
+                    )
                     .col(string(Tasks::OriginalKey))
                     .col(text_null(Tasks::OriginalFilename))
                     .col(string(Tasks::ContentType))

@@ -36,9 +36,7 @@ pub enum AmqpError {
     Serialize(#[from] serde_json::Error),
 }
 
-async fn timed<T>(
-    fut: impl Future<Output = lapin::Result<T>>,
-) -> Result<T, AmqpError> {
+async fn timed<T>(fut: impl Future<Output = lapin::Result<T>>) -> Result<T, AmqpError> {
     match tokio::time::timeout(BROKER_TIMEOUT, fut).await {
         Ok(result) => Ok(result?),
         Err(_) => Err(AmqpError::Timeout(BROKER_TIMEOUT)),
@@ -163,8 +161,14 @@ impl Publisher {
         headers: FieldTable,
     ) -> Result<(), AmqpError> {
         let body = serde_json::to_vec(message)?;
-        self.publish_bytes(exchange, routing_key, &message_id.to_string(), &body, headers)
-            .await
+        self.publish_bytes(
+            exchange,
+            routing_key,
+            &message_id.to_string(),
+            &body,
+            headers,
+        )
+        .await
     }
 
     /// Publish a body as it is (for moving a message on without re-encoding it).
@@ -177,9 +181,15 @@ impl Publisher {
         headers: FieldTable,
     ) -> Result<(), AmqpError> {
         let link = self.link().await?;
-        let result =
-            publish_confirmed(&link.channel, exchange, routing_key, message_id, body, headers)
-                .await;
+        let result = publish_confirmed(
+            &link.channel,
+            exchange,
+            routing_key,
+            message_id,
+            body,
+            headers,
+        )
+        .await;
         if result.is_err() && !link.is_usable() {
             // Drop the broken link so the next publish reconnects.
             let mut guard = self.link.lock().await;

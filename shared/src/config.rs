@@ -85,7 +85,12 @@ pub struct StorageConfig {
     pub s3_access_key: String,
 
     /// S3 secret access key.
-    #[arg(long, env = "S3_SECRET_KEY", default_value = "minioadmin", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "S3_SECRET_KEY",
+        default_value = "minioadmin",
+        hide_env_values = true
+    )]
     pub s3_secret_key: String,
 
     /// Bucket for uploaded originals.
@@ -112,7 +117,9 @@ impl StorageConfig {
     }
 
     pub fn public_endpoint(&self) -> &str {
-        self.s3_public_endpoint.as_deref().unwrap_or(&self.s3_endpoint)
+        self.s3_public_endpoint
+            .as_deref()
+            .unwrap_or(&self.s3_endpoint)
     }
 }
 

@@ -135,7 +135,10 @@ mod tests {
     #[test]
     fn reads_format_and_size_from_the_header() {
         let header = inspect(&png(7, 3), DecodeLimits::default()).unwrap();
-        assert_eq!((header.format, header.width, header.height), (ImageFormat::Png, 7, 3));
+        assert_eq!(
+            (header.format, header.width, header.height),
+            (ImageFormat::Png, 7, 3)
+        );
         assert_eq!(header.media_type(), "image/png");
     }
 
@@ -146,9 +149,18 @@ mod tests {
             max_side: 5,
         };
         assert_eq!(inspect(b"", limits), Err(Rejection::Empty));
-        assert_eq!(inspect(b"plain text, not pixels", limits), Err(Rejection::Unsupported));
-        assert!(matches!(inspect(&png(6, 1), limits), Err(Rejection::TooLarge { width: 6, .. })));
-        assert!(matches!(inspect(&png(5, 5), limits), Err(Rejection::TooLarge { .. })));
+        assert_eq!(
+            inspect(b"plain text, not pixels", limits),
+            Err(Rejection::Unsupported)
+        );
+        assert!(matches!(
+            inspect(&png(6, 1), limits),
+            Err(Rejection::TooLarge { width: 6, .. })
+        ));
+        assert!(matches!(
+            inspect(&png(5, 5), limits),
+            Err(Rejection::TooLarge { .. })
+        ));
         assert!(inspect(&png(5, 4), limits).is_ok());
     }
 }

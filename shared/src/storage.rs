@@ -137,7 +137,11 @@ impl Bucket {
             return Ok(None);
         };
         let url = signer
-            .signed_url(object_store::signer::Method::GET, &Path::from(key), expires_in)
+            .signed_url(
+                object_store::signer::Method::GET,
+                &Path::from(key),
+                expires_in,
+            )
             .await
             .map_err(StorageError::Unavailable)?;
         Ok(Some(url))
@@ -236,8 +240,13 @@ async fn ensure_bucket(config: &StorageConfig, name: &str) -> Result<(), Storage
         .s3_endpoint
         .parse()
         .map_err(|e: url::ParseError| StorageError::Config(format!("S3_ENDPOINT: {e}")))?;
-    let bucket = rusty_s3::Bucket::new(endpoint, UrlStyle::Path, name.to_owned(), config.s3_region.clone())
-        .map_err(|e| setup_err(e.to_string()))?;
+    let bucket = rusty_s3::Bucket::new(
+        endpoint,
+        UrlStyle::Path,
+        name.to_owned(),
+        config.s3_region.clone(),
+    )
+    .map_err(|e| setup_err(e.to_string()))?;
     let credentials = rusty_s3::Credentials::new(&config.s3_access_key, &config.s3_secret_key);
     let client = reqwest::Client::builder()
         .timeout(config.timeout())
@@ -277,7 +286,9 @@ async fn ensure_bucket(config: &StorageConfig, name: &str) -> Result<(), Storage
     } else {
         let status = created.status();
         let text = created.text().await.unwrap_or_default();
-        Err(setup_err(format!("CREATE bucket answered {status}: {text}")))
+        Err(setup_err(format!(
+            "CREATE bucket answered {status}: {text}"
+        )))
     }
 }
 
@@ -295,7 +306,10 @@ mod tests {
             .await
             .unwrap();
         assert!(bucket.exists("a/b").await.unwrap());
-        assert_eq!(bucket.get_file("a/b").await.unwrap(), Bytes::from_static(b"pixels"));
+        assert_eq!(
+            bucket.get_file("a/b").await.unwrap(),
+            Bytes::from_static(b"pixels")
+        );
         bucket.delete("a/b").await.unwrap();
         bucket.delete("a/b").await.unwrap();
         assert!(matches!(

@@ -90,7 +90,11 @@ impl Topology {
     }
 
     pub fn retry_queue(&self, delay: Duration) -> String {
-        format!("{}.jobs.retry.{}", self.prefix, Self::retry_routing_key(delay))
+        format!(
+            "{}.jobs.retry.{}",
+            self.prefix,
+            Self::retry_routing_key(delay)
+        )
     }
 
     /// The delay before retry number `retry` (1 for the first retry): the configured delays in
@@ -242,7 +246,10 @@ fn long(s: &str) -> AMQPValue {
 fn quorum_args(dead_letter_exchange: &str) -> FieldTable {
     let mut args = FieldTable::default();
     args.insert("x-queue-type".into(), long("quorum"));
-    args.insert("x-delivery-limit".into(), AMQPValue::LongInt(DELIVERY_LIMIT));
+    args.insert(
+        "x-delivery-limit".into(),
+        AMQPValue::LongInt(DELIVERY_LIMIT),
+    );
     args.insert("x-dead-letter-exchange".into(), long(dead_letter_exchange));
     args
 }
@@ -255,7 +262,11 @@ mod tests {
     fn retry_delays_grow_then_repeat_the_last() {
         let t = Topology::new(
             "p",
-            vec![Duration::from_secs(1), Duration::from_secs(5), Duration::from_secs(30)],
+            vec![
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+            ],
         );
         assert_eq!(t.retry_delay(1), Duration::from_secs(1));
         assert_eq!(t.retry_delay(2), Duration::from_secs(5));

@@ -37,16 +37,17 @@ impl Application {
             .context("cannot connect to the database")?;
         let storage = (|| Storage::connect(&config.storage))
             .retry(amqp::reconnect_backoff().with_max_times(20))
-            .when(|e| !matches!(e, StorageError::MissingBucket { .. } | StorageError::Config(_)))
+            .when(|e| {
+                !matches!(
+                    e,
+                    StorageError::MissingBucket { .. } | StorageError::Config(_)
+                )
+            })
             .notify(|err, delay| tracing::warn!(%err, ?delay, "object store not ready, retrying"))
             .await
             .context("cannot use the object store")?;
         let topology = config.amqp.topology();
-        let publisher = Publisher::new(
-            config.amqp.amqp_url.clone(),
-            "imagepipe-ingest",
-            topology,
-        );
+        let publisher = Publisher::new(config.amqp.amqp_url.clone(), "imagepipe-ingest", topology);
 
         let acceptor = TcpListener::bind(config.bind.clone())
             .into_acceptor()

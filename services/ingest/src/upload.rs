@@ -82,7 +82,9 @@ impl UploadBody {
             let mut buffer = BytesMut::with_capacity(64 * 1024);
             loop {
                 // Never ask for more than one byte past the limit.
-                let room = (limit + 1).saturating_sub(buffer.len() as u64).min(64 * 1024) as usize;
+                let room = (limit + 1)
+                    .saturating_sub(buffer.len() as u64)
+                    .min(64 * 1024) as usize;
                 buffer.reserve(room);
                 let mut chunk = (&mut reader).take(room as u64);
                 let read = chunk
@@ -108,10 +110,7 @@ impl UploadBody {
 /// A client's file name is kept as metadata only (keys never contain it), but it is still
 /// shown back in the API: drop control characters and bound its length.
 pub fn sanitize_file_name(name: &str) -> String {
-    name.chars()
-        .filter(|c| !c.is_control())
-        .take(255)
-        .collect()
+    name.chars().filter(|c| !c.is_control()).take(255).collect()
 }
 
 #[cfg(test)]

@@ -12,9 +12,10 @@ use image::{
 };
 use imagepipe_shared::image_rules::{DecodeLimits, Rejection, inspect};
 
-/// JPEG quality of results: what OpenCV's `imencode` uses by default, so results match the
-/// seed's output in size and look.
-pub const JPEG_QUALITY: u8 = 90;
+/// JPEG quality of results: 95, what OpenCV's `imencode` uses by default, so results match
+/// the seed's output. At 90, noisy photographs (the Hubble deep field) drift more than two
+/// grey levels on average from the exact luma; at 95 they stay well within.
+pub const JPEG_QUALITY: u8 = 95;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
@@ -187,10 +188,19 @@ mod tests {
 
     #[test]
     fn bt601_matches_the_reference_weights() {
-        for (r, g, b) in [(255, 0, 0), (0, 255, 0), (0, 0, 255), (12, 200, 99), (255, 255, 255)] {
+        for (r, g, b) in [
+            (255, 0, 0),
+            (0, 255, 0),
+            (0, 0, 255),
+            (12, 200, 99),
+            (255, 255, 255),
+        ] {
             let reference = 0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b);
             let got = f64::from(bt601(r, g, b));
-            assert!((got - reference).abs() <= 0.5 + 1e-9, "{r},{g},{b}: {got} vs {reference}");
+            assert!(
+                (got - reference).abs() <= 0.5 + 1e-9,
+                "{r},{g},{b}: {got} vs {reference}"
+            );
         }
         assert_eq!(bt601(255, 255, 255), 255);
         assert_eq!(bt601(0, 0, 0), 0);
@@ -237,7 +247,9 @@ mod testdata {
     use super::*;
 
     fn dir(kind: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata").join(kind)
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/testdata")
+            .join(kind)
     }
 
     #[test]

@@ -117,7 +117,11 @@ impl Worker {
                     .await
             }
             Err(JobError::Permanent(failure)) => {
-                tracing::warn!(code = failure.code.as_str(), message = failure.message, "failed");
+                tracing::warn!(
+                    code = failure.code.as_str(),
+                    message = failure.message,
+                    "failed"
+                );
                 self.report(StatusEvent::failed(job.task_id, job.attempt, failure))
                     .await
             }
@@ -145,10 +149,12 @@ impl Worker {
         let limits = self.limits;
         let processed = tokio::task::spawn_blocking(move || kernel::grayscale(&original, limits))
             .await
-            .map_err(|e| JobError::Permanent(TaskFailure {
-                code: ErrorCode::ProcessingFailed,
-                message: format!("image processing crashed: {e}"),
-            }))??;
+            .map_err(|e| {
+                JobError::Permanent(TaskFailure {
+                    code: ErrorCode::ProcessingFailed,
+                    message: format!("image processing crashed: {e}"),
+                })
+            })??;
 
         // Stands in for model inference: a timer, holding no thread.
         tokio::time::sleep(self.delay).await;
@@ -183,7 +189,12 @@ impl Worker {
     ) -> Result<(), AmqpError> {
         if job.attempt < self.max_attempts {
             let delay = self.topology.retry_delay(job.attempt);
-            tracing::warn!(code = code.as_str(), message, ?delay, "transient failure, retrying");
+            tracing::warn!(
+                code = code.as_str(),
+                message,
+                ?delay,
+                "transient failure, retrying"
+            );
             let next = JobMessage {
                 attempt: job.attempt + 1,
                 ..job.clone()
@@ -203,7 +214,11 @@ impl Worker {
             "gave up after {} attempts; last error: {message}",
             job.attempt
         );
-        tracing::error!(code = code.as_str(), reason, "retries exhausted, parking the job");
+        tracing::error!(
+            code = code.as_str(),
+            reason,
+            "retries exhausted, parking the job"
+        );
         let mut table = FieldTable::default();
         table.insert(
             headers::FAILURE_CODE.into(),
@@ -240,4 +255,3 @@ async fn nack(delivery: &Delivery, requeue: bool) {
         tracing::warn!(%err, "nack failed; the broker will deliver the job again");
     }
 }
-

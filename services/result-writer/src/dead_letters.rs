@@ -13,7 +13,6 @@ use lapin::{
 };
 use uuid::Uuid;
 
-
 /// What to do with one dead letter.
 #[derive(Debug, PartialEq)]
 pub enum Verdict {

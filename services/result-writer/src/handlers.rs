@@ -87,11 +87,16 @@ impl Handlers {
         let verdict = dead_letters::judge(&delivery);
         let reason = match &verdict {
             Verdict::Event(event) => {
-                let Some(_) = self.persist(|| transitions::apply_event(&self.db, event)).await
+                let Some(_) = self
+                    .persist(|| transitions::apply_event(&self.db, event))
+                    .await
                 else {
                     return settle(&delivery, Settle::Requeue).await;
                 };
-                format!("status event applied from the dead-letter queue ({:?})", event.status)
+                format!(
+                    "status event applied from the dead-letter queue ({:?})",
+                    event.status
+                )
             }
             Verdict::Fail { task_id, failure } => {
                 let now = Utc::now();

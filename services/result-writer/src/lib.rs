@@ -29,7 +29,12 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
         () = shutdown.cancelled() => return Ok(()),
     };
     let topology = config.amqp.topology();
-    let handlers = Arc::new(Handlers::new(db.clone(), &config, topology.clone(), shutdown.clone()));
+    let handlers = Arc::new(Handlers::new(
+        db.clone(),
+        &config,
+        topology.clone(),
+        shutdown.clone(),
+    ));
 
     let reaper = tokio::spawn(reaper::run(
         db,

@@ -17,7 +17,11 @@ pub enum Applied {
 
 async fn run(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<Applied, DbErr> {
     let result = db
-        .execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
         .await?;
     Ok(if result.rows_affected() > 0 {
         Applied::Changed
@@ -39,7 +43,11 @@ pub async fn apply_event(db: &impl ConnectionTrait, event: &StatusEvent) -> Resu
                         updated_at = now()
                   WHERE id = $1
                     AND (status = 'PENDING' OR (status = 'PROCESSING' AND attempts < $3))",
-                vec![event.task_id.into(), event.occurred_at.into(), attempt.into()],
+                vec![
+                    event.task_id.into(),
+                    event.occurred_at.into(),
+                    attempt.into(),
+                ],
             )
             .await
         }
@@ -67,7 +75,14 @@ pub async fn apply_event(db: &impl ConnectionTrait, event: &StatusEvent) -> Resu
                 code: ErrorCode::ProcessingFailed,
                 message: "the processor reported a failure without a reason".into(),
             });
-            fail(db, event.task_id, &failure, event.occurred_at, Some(event.attempt)).await
+            fail(
+                db,
+                event.task_id,
+                &failure,
+                event.occurred_at,
+                Some(event.attempt),
+            )
+            .await
         }
     }
 }

@@ -92,7 +92,7 @@ pub struct TaskView {
 pub enum GetTaskResponse {
     /// The task.
     #[oai(status = 200)]
-    Ok(Json<TaskView>),
+    Ok(Json<Box<TaskView>>),
     /// The id is not a UUID (`invalid_task_id`).
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
@@ -136,7 +136,7 @@ impl TasksApi {
     #[oai(path = "/tasks/:task_id", method = "get", operation_id = "get_task")]
     async fn get_task(&self, task_id: Path<Uuid>) -> GetTaskResponse {
         match self.view(task_id.0).await {
-            Ok(view) => GetTaskResponse::Ok(Json(view)),
+            Ok(view) => GetTaskResponse::Ok(Json(Box::new(view))),
             Err(err) => err.into(),
         }
     }

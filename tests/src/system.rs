@@ -1,0 +1,474 @@
+//! One isolated imagepipe: fresh database, own queue prefix and buckets, the three services
+//! running in this process.
+
+use std::{sync::Once, time::Duration};
+
+use clap::Parser;
+use imagepipe_ingest::{Application, IngestConfig};
+use imagepipe_processor::ProcessorConfig;
+use imagepipe_result_writer::ResultWriterConfig;
+use imagepipe_shared::{storage::Storage, topology::Topology};
+use lapin::{
+    Connection, ConnectionProperties,
+    options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions},
+    types::FieldTable,
+};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// How a test wants its system.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub processing_delay_ms: u64,
+    pub processor_concurrency: u16,
+    pub max_attempts: u32,
+    pub retry_delays_ms: Vec<u64>,
+    /// Start the processor with the others (a test may start it later).
+    pub start_processor: bool,
+    pub max_upload_bytes: u64,
+    /// The reaper fails tasks unfinished this long after upload.
+    pub task_timeout_secs: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            processing_delay_ms: 50,
+            processor_concurrency: 8,
+            max_attempts: 3,
+            retry_delays_ms: vec![200, 500],
+            start_processor: true,
+            max_upload_bytes: 20 * 1024 * 1024,
+            task_timeout_secs: 600,
+        }
+    }
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            imagepipe_shared::telemetry::init(&imagepipe_shared::config::TelemetryConfig {
+                log_filter: env_or("RUST_LOG", "info"),
+                log_format: "pretty".to_owned(),
+            });
+        }
+    });
+}
+
+fn args(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+pub struct TestSystem {
+    /// Base URL of ingest, e.g. `http://127.0.0.1:41234`.
+    pub base_url: String,
+    pub http: reqwest::Client,
+    /// The test's own database.
+    pub db: DatabaseConnection,
+    /// The test's own buckets.
+    pub storage: Storage,
+    /// The test's own exchanges and queues.
+    pub topology: Topology,
+    pub options: Options,
+    admin_url: String,
+    db_name: String,
+    amqp_url: String,
+    /// Flags every service of this system gets (broker, prefix, buckets, database...).
+    broker_args: Vec<String>,
+    storage_args: Vec<String>,
+    shutdown: CancellationToken,
+    processor: Option<(CancellationToken, JoinHandle<()>)>,
+    services: Vec<JoinHandle<()>>,
+    cleaned: bool,
+}
+
+impl TestSystem {
+    pub async fn start(options: Options) -> Self {
+        init_logs();
+        let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
+
+        // A database of its own, migrated.
+        let server = env_or(
+            "IMAGEPIPE_TEST_DATABASE_SERVER",
+            "postgres://postgres@127.0.0.1:5432",
+        );
+        let admin_url = format!("{server}/postgres");
+        let db_name = format!("imagepipe_test_{id}");
+        let database_url = format!("{server}/{db_name}");
+        let admin = Database::connect(&admin_url)
+            .await
+            .expect("PostgreSQL reachable");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{db_name}\""))
+            .await
+            .expect("create the test database");
+        admin.close().await.ok();
+        let db = Database::connect(&database_url)
+            .await
+            .expect("test database");
+        Migrator::up(&db, None).await.expect("migrations apply");
+
+        let amqp_url = env_or(
+            "IMAGEPIPE_TEST_AMQP_URL",
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+        );
+        let s3_endpoint = env_or("IMAGEPIPE_TEST_S3_ENDPOINT", "http://127.0.0.1:9000");
+        let retry_delays = options
+            .retry_delays_ms
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let log_filter = env_or("RUST_LOG", "info");
+        let broker_args = args(&[
+            "--amqp-url",
+            &amqp_url,
+            "--amqp-prefix",
+            &format!("test-{id}"),
+            "--retry-delays-ms",
+            &retry_delays,
+            "--log-filter",
+            &log_filter,
+        ]);
+        let storage_args = args(&[
+            "--s3-endpoint",
+            &s3_endpoint,
+            "--uploads-bucket",
+            &format!("t{id}-uploads"),
+            "--processed-bucket",
+            &format!("t{id}-processed"),
+            "--s3-timeout-ms",
+            "5000",
+        ]);
+        let db_args = args(&["--database-url", &database_url]);
+
+        let ingest_config = IngestConfig::try_parse_from(
+            args(&["ingest", "--bind", "127.0.0.1:0", "--outbox-poll-ms", "200"])
+                .into_iter()
+                .chain(args(&[
+                    "--max-upload-bytes",
+                    &options.max_upload_bytes.to_string(),
+                ]))
+                .chain(broker_args.clone())
+                .chain(storage_args.clone())
+                .chain(db_args.clone()),
+        )
+        .expect("ingest flags");
+        let storage_config = ingest_config.storage.clone();
+        let topology = ingest_config.amqp.topology();
+        let writer_config = ResultWriterConfig::try_parse_from(
+            args(&["result-writer", "--reaper-interval-secs", "1"])
+                .into_iter()
+                .chain(args(&[
+                    "--task-timeout-secs",
+                    &options.task_timeout_secs.to_string(),
+                ]))
+                .chain(broker_args.clone())
+                .chain(db_args),
+        )
+        .expect("result-writer flags");
+
+        let shutdown = CancellationToken::new();
+        let app = Application::build(ingest_config)
+            .await
+            .expect("ingest starts");
+        let base_url = format!("http://127.0.0.1:{}", app.port());
+        let services = vec![
+            tokio::spawn({
+                let shutdown = shutdown.clone();
+                async move { app.run(shutdown).await.expect("ingest runs") }
+            }),
+            tokio::spawn({
+                let shutdown = shutdown.clone();
+                async move {
+                    imagepipe_result_writer::run(writer_config, shutdown)
+                        .await
+                        .expect("result-writer runs")
+                }
+            }),
+        ];
+        let storage = Storage::connect(&storage_config)
+            .await
+            .expect("S3 server reachable");
+
+        let mut system = Self {
+            base_url,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("http client"),
+            db,
+            storage,
+            topology,
+            options: options.clone(),
+            admin_url,
+            db_name,
+            amqp_url,
+            broker_args,
+            storage_args,
+            shutdown,
+            processor: None,
+            services,
+            cleaned: false,
+        };
+        if options.start_processor {
+            system.start_processor();
+        }
+        system
+    }
+
+    /// Start the processor (if a test held it back, or after stopping it).
+    pub fn start_processor(&mut self) {
+        let config = ProcessorConfig::try_parse_from(
+            args(&[
+                "processor",
+                "--processing-delay-ms",
+                &self.options.processing_delay_ms.to_string(),
+                "--processor-concurrency",
+                &self.options.processor_concurrency.to_string(),
+                "--max-attempts",
+                &self.options.max_attempts.to_string(),
+            ])
+            .into_iter()
+            .chain(self.broker_args.clone())
+            .chain(self.storage_args.clone()),
+        )
+        .expect("processor flags");
+        let token = self.shutdown.child_token();
+        let handle = tokio::spawn({
+            let token = token.clone();
+            async move {
+                imagepipe_processor::run(config, token)
+                    .await
+                    .expect("processor runs")
+            }
+        });
+        self.processor = Some((token, handle));
+    }
+
+    /// Stop the processor gracefully and wait until it has.
+    pub async fn stop_processor(&mut self) {
+        if let Some((token, handle)) = self.processor.take() {
+            token.cancel();
+            let _ = handle.await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// `POST /api/v1/analyze` with `bytes` as the multipart field `file`.
+    pub async fn upload(&self, file_name: &str, bytes: Vec<u8>) -> reqwest::Response {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        self.http
+            .post(self.url("/api/v1/analyze"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("ingest answers")
+    }
+
+    /// Upload a file and return its task id, asserting the 202.
+    pub async fn upload_accepted(&self, file_name: &str, bytes: Vec<u8>) -> Uuid {
+        let response = self.upload(file_name, bytes).await;
+        assert_eq!(response.status(), 202, "upload of {file_name} accepted");
+        let body: Value = response.json().await.expect("JSON body");
+        body["task_id"]
+            .as_str()
+            .expect("task_id")
+            .parse()
+            .expect("a UUID")
+    }
+
+    /// `GET /api/v1/tasks/{id}` as JSON, with its status code.
+    pub async fn task(&self, task_id: Uuid) -> (u16, Value) {
+        let response = self
+            .http
+            .get(self.url(&format!("/api/v1/tasks/{task_id}")))
+            .send()
+            .await
+            .expect("ingest answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Poll a task until it is COMPLETED or FAILED; panics after `deadline`.
+    pub async fn wait_terminal(&self, task_id: Uuid, deadline: Duration) -> Value {
+        let start = tokio::time::Instant::now();
+        loop {
+            let (status, task) = self.task(task_id).await;
+            assert_eq!(status, 200, "task {task_id} exists: {task}");
+            if matches!(task["status"].as_str(), Some("COMPLETED" | "FAILED")) {
+                return task;
+            }
+            assert!(
+                start.elapsed() < deadline,
+                "task {task_id} not finished within {deadline:?}: {task}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Messages ready in one of this system's queues.
+    pub async fn queue_depth(&self, queue: &str) -> u32 {
+        let connection = Connection::connect(&self.amqp_url, ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ reachable");
+        let channel = connection.create_channel().await.expect("channel");
+        let depth = channel
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions::default().passive(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("queue exists")
+            .message_count();
+        connection.close(200, "bye".into()).await.ok();
+        depth
+    }
+
+    /// Publish a raw message, as any client of the broker could.
+    pub async fn publish_raw(&self, exchange: &str, routing_key: &str, body: &[u8]) {
+        let connection = Connection::connect(&self.amqp_url, ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ reachable");
+        let channel = connection.create_channel().await.expect("channel");
+        channel
+            .confirm_select(Default::default())
+            .await
+            .expect("confirm mode");
+        imagepipe_shared::amqp::publish_confirmed(
+            &channel,
+            exchange,
+            routing_key,
+            &Uuid::new_v4().to_string(),
+            body,
+            FieldTable::default(),
+        )
+        .await
+        .expect("published");
+        connection.close(200, "bye".into()).await.ok();
+    }
+
+    /// Wait until `condition` holds, polling; panics after `deadline`.
+    pub async fn eventually<F, Fut>(&self, what: &str, deadline: Duration, mut condition: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let start = tokio::time::Instant::now();
+        while !condition().await {
+            assert!(
+                start.elapsed() < deadline,
+                "not within {deadline:?}: {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Rows in the outbox (jobs committed but not yet confirmed by the broker).
+    pub async fn outbox_len(&self) -> i64 {
+        self.count("SELECT count(*) AS n FROM outbox").await
+    }
+
+    /// Rows in the task table.
+    pub async fn task_count(&self) -> i64 {
+        self.count("SELECT count(*) AS n FROM tasks").await
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                sql,
+            ))
+            .await
+            .expect("query")
+            .expect("one row");
+        row.try_get("", "n").expect("a count")
+    }
+
+    /// Stop the services and delete the database, queues and exchanges of this system.
+    pub async fn cleanup(mut self) {
+        self.shutdown.cancel();
+        if let Some((_, handle)) = self.processor.take() {
+            let _ = handle.await;
+        }
+        for handle in std::mem::take(&mut self.services) {
+            let _ = handle.await;
+        }
+        remove(
+            &self.admin_url,
+            &self.db_name,
+            &self.amqp_url,
+            &self.topology,
+        )
+        .await;
+        self.cleaned = true;
+    }
+}
+
+async fn remove(admin_url: &str, db_name: &str, amqp_url: &str, topology: &Topology) {
+    if let Ok(admin) = Database::connect(admin_url).await {
+        let _ = admin
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS \"{db_name}\" WITH (FORCE)"
+            ))
+            .await;
+        admin.close().await.ok();
+    }
+    if let Ok(connection) = Connection::connect(amqp_url, ConnectionProperties::default()).await {
+        if let Ok(channel) = connection.create_channel().await {
+            for queue in topology.all_queues() {
+                let _ = channel
+                    .queue_delete(queue.into(), QueueDeleteOptions::default())
+                    .await;
+            }
+            for exchange in topology.all_exchanges() {
+                let _ = channel
+                    .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+                    .await;
+            }
+        }
+        connection.close(200, "bye".into()).await.ok();
+    }
+}
+
+impl Drop for TestSystem {
+    /// A test that panicked did not call `cleanup`: still remove what it made, from a thread
+    /// with its own runtime (the test's runtime is unwinding).
+    fn drop(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        self.shutdown.cancel();
+        let (admin_url, db_name, amqp_url, topology) = (
+            self.admin_url.clone(),
+            self.db_name.clone(),
+            self.amqp_url.clone(),
+            self.topology.clone(),
+        );
+        let _ = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                runtime.block_on(remove(&admin_url, &db_name, &amqp_url, &topology));
+            }
+        })
+        .join();
+    }
+}
