@@ -10,5 +10,8 @@ ensure_rabbitmq
 ensure_s3
 
 export IMAGEPIPE_TEST_S3_ENDPOINT="http://$S3_HOST:$S3_PORT"
+# The fault tests run the services as processes too (to SIGKILL and SIGTERM them).
+log "cargo build --workspace --bins"
+cargo build --workspace --bins "$@"
 log "cargo test --workspace"
 cargo test --workspace "$@"

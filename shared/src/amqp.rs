@@ -229,21 +229,40 @@ pub async fn publish_confirmed(
     }
 }
 
+/// What to consume, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumerSpec<'a> {
+    pub url: &'a str,
+    /// Connection name, shown in the RabbitMQ console.
+    pub name: &'a str,
+    pub topology: &'a Topology,
+    pub queue: &'a str,
+    /// Most unacknowledged deliveries at once.
+    pub prefetch: u16,
+    /// How long handlers in flight may finish after shutdown.
+    pub grace: Duration,
+}
+
 /// Consume `queue` until `shutdown` fires, reconnecting whenever the connection drops.
-/// `handle` gets each delivery together with the link's publisher channel and must ack or
-/// nack it; at most `prefetch` deliveries are unacknowledged at once.
-pub async fn consume<H, F>(
-    url: &str,
-    name: &str,
-    topology: &Topology,
-    queue: &str,
-    prefetch: u16,
-    shutdown: CancellationToken,
-    handle: H,
-) where
+/// `handle` gets each delivery and must ack or nack it; at most `prefetch` deliveries are
+/// unacknowledged at once.
+///
+/// On shutdown it stops taking deliveries and gives the handlers in flight up to `grace` to
+/// finish; what is still running then is abandoned, and closing the channel hands those
+/// deliveries back to the broker, which delivers them again elsewhere.
+pub async fn consume<H, F>(spec: ConsumerSpec<'_>, shutdown: CancellationToken, handle: H)
+where
     H: Fn(Delivery) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
+    let ConsumerSpec {
+        url,
+        name,
+        topology,
+        queue,
+        prefetch,
+        grace,
+    } = spec;
     let mut tasks = tokio::task::JoinSet::new();
     while !shutdown.is_cancelled() {
         let Some(link) = Link::open_with_retry(url, name, topology, &shutdown).await else {
@@ -281,8 +300,19 @@ pub async fn consume<H, F>(
                 () = shutdown.cancelled() => break,
             }
         }
-        // Deliveries in flight on a dead channel cannot be acked any more; the broker requeues
-        // them. Let their handlers finish (they will notice) before reconnecting.
-        while tasks.join_next().await.is_some() {}
+        // Let the handlers in flight finish: on shutdown within the grace period; after a
+        // lost connection they fail fast (their acks cannot be sent; the broker requeues).
+        let drained = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(grace, drained).await.is_err() {
+            tracing::warn!(
+                queue,
+                still_running = tasks.len(),
+                "grace period over, handing work back"
+            );
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        let _ = link.channel.close(200, "bye".into()).await;
+        let _ = link.connection.close(200, "bye".into()).await;
     }
 }

@@ -51,6 +51,21 @@ pub struct AmqpConfig {
     pub retry_delays_ms: Vec<u64>,
 }
 
+/// How a consumer stops.
+#[derive(Debug, Clone, Args)]
+pub struct ShutdownConfig {
+    /// On SIGTERM or Ctrl-C, how long work in flight may finish, in seconds, before it is
+    /// handed back to the broker (delivered again elsewhere).
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl ShutdownConfig {
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
 impl AmqpConfig {
     pub fn topology(&self) -> crate::topology::Topology {
         crate::topology::Topology::new(

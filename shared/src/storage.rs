@@ -126,6 +126,13 @@ impl Bucket {
         }
     }
 
+    /// How many objects the bucket holds (for tests and tools; lists the whole bucket).
+    pub async fn count(&self) -> Result<usize, StorageError> {
+        use futures::TryStreamExt;
+        let list = async { self.store.list(None).try_collect::<Vec<_>>().await };
+        self.timed(list, "").await.map(|objects| objects.len())
+    }
+
     /// A URL that downloads `key` without credentials until it expires, or `None` for a store
     /// that cannot sign (the in-memory one).
     pub async fn download_url(

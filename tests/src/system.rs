@@ -20,6 +20,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::proxy::FaultProxy;
+
 /// How a test wants its system.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -32,6 +34,11 @@ pub struct Options {
     pub max_upload_bytes: u64,
     /// The reaper fails tasks unfinished this long after upload.
     pub task_timeout_secs: u64,
+    /// Put a [`FaultProxy`] between the services and the object store, the broker or the
+    /// database, so a test can cut them.
+    pub proxy_s3: bool,
+    pub proxy_amqp: bool,
+    pub proxy_db: bool,
 }
 
 impl Default for Options {
@@ -44,6 +51,9 @@ impl Default for Options {
             start_processor: true,
             max_upload_bytes: 20 * 1024 * 1024,
             task_timeout_secs: 600,
+            proxy_s3: false,
+            proxy_amqp: false,
+            proxy_db: false,
         }
     }
 }
@@ -72,23 +82,56 @@ pub struct TestSystem {
     /// Base URL of ingest, e.g. `http://127.0.0.1:41234`.
     pub base_url: String,
     pub http: reqwest::Client,
-    /// The test's own database.
+    /// The test's own database (direct, never through a proxy).
     pub db: DatabaseConnection,
-    /// The test's own buckets.
+    /// The test's own buckets (direct, never through a proxy).
     pub storage: Storage,
     /// The test's own exchanges and queues.
     pub topology: Topology,
     pub options: Options,
+    /// The proxies the services talk through, when the options asked for them.
+    pub s3_proxy: Option<FaultProxy>,
+    pub amqp_proxy: Option<FaultProxy>,
+    pub db_proxy: Option<FaultProxy>,
     admin_url: String,
     db_name: String,
     amqp_url: String,
-    /// Flags every service of this system gets (broker, prefix, buckets, database...).
+    /// Flags the services of this system get (broker, prefix, buckets, database...).
     broker_args: Vec<String>,
     storage_args: Vec<String>,
+    db_args: Vec<String>,
     shutdown: CancellationToken,
+    ingest: Option<(CancellationToken, JoinHandle<()>)>,
     processor: Option<(CancellationToken, JoinHandle<()>)>,
     services: Vec<JoinHandle<()>>,
     cleaned: bool,
+}
+
+/// `scheme://host:port/rest` with host:port replaced by the proxy's.
+fn through(url: &str, proxy: &FaultProxy) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let credentials = authority.rsplit_once('@').map(|(c, _)| format!("{c}@"));
+    let path = if path.is_empty() {
+        String::new()
+    } else {
+        format!("/{path}")
+    };
+    format!(
+        "{scheme}://{}{}{path}",
+        credentials.unwrap_or_default(),
+        proxy.address()
+    )
+}
+
+/// `host:port` of a URL.
+fn authority(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, a)| a)
+        .to_owned()
 }
 
 impl TestSystem {
@@ -122,6 +165,22 @@ impl TestSystem {
             "amqp://guest:guest@127.0.0.1:5672/%2f",
         );
         let s3_endpoint = env_or("IMAGEPIPE_TEST_S3_ENDPOINT", "http://127.0.0.1:9000");
+
+        let proxy = |wanted: bool, url: String| async move {
+            if wanted {
+                Some(FaultProxy::start(&authority(&url)).await)
+            } else {
+                None
+            }
+        };
+        let s3_proxy = proxy(options.proxy_s3, s3_endpoint.clone()).await;
+        let amqp_proxy = proxy(options.proxy_amqp, amqp_url.clone()).await;
+        let db_proxy = proxy(options.proxy_db, database_url.clone()).await;
+        let service_url = |url: &str, proxy: &Option<FaultProxy>| match proxy {
+            Some(proxy) => through(url, proxy),
+            None => url.to_owned(),
+        };
+
         let retry_delays = options
             .retry_delays_ms
             .iter()
@@ -131,7 +190,7 @@ impl TestSystem {
         let log_filter = env_or("RUST_LOG", "info");
         let broker_args = args(&[
             "--amqp-url",
-            &amqp_url,
+            &service_url(&amqp_url, &amqp_proxy),
             "--amqp-prefix",
             &format!("test-{id}"),
             "--retry-delays-ms",
@@ -141,67 +200,63 @@ impl TestSystem {
         ]);
         let storage_args = args(&[
             "--s3-endpoint",
-            &s3_endpoint,
+            &service_url(&s3_endpoint, &s3_proxy),
             "--uploads-bucket",
             &format!("t{id}-uploads"),
             "--processed-bucket",
             &format!("t{id}-processed"),
             "--s3-timeout-ms",
-            "5000",
+            "3000",
         ]);
-        let db_args = args(&["--database-url", &database_url]);
+        let db_args = args(&["--database-url", &service_url(&database_url, &db_proxy)]);
 
-        let ingest_config = IngestConfig::try_parse_from(
-            args(&["ingest", "--bind", "127.0.0.1:0", "--outbox-poll-ms", "200"])
+        // The test's own view, never through a proxy.
+        let storage_config = IngestConfig::try_parse_from(
+            args(&["ingest", "--s3-endpoint", &s3_endpoint])
                 .into_iter()
-                .chain(args(&[
-                    "--max-upload-bytes",
-                    &options.max_upload_bytes.to_string(),
-                ]))
-                .chain(broker_args.clone())
-                .chain(storage_args.clone())
-                .chain(db_args.clone()),
+                .chain(storage_args[2..].iter().cloned()),
         )
-        .expect("ingest flags");
-        let storage_config = ingest_config.storage.clone();
-        let topology = ingest_config.amqp.topology();
-        let writer_config = ResultWriterConfig::try_parse_from(
-            args(&["result-writer", "--reaper-interval-secs", "1"])
-                .into_iter()
-                .chain(args(&[
-                    "--task-timeout-secs",
-                    &options.task_timeout_secs.to_string(),
-                ]))
-                .chain(broker_args.clone())
-                .chain(db_args),
-        )
-        .expect("result-writer flags");
-
-        let shutdown = CancellationToken::new();
-        let app = Application::build(ingest_config)
-            .await
-            .expect("ingest starts");
-        let base_url = format!("http://127.0.0.1:{}", app.port());
-        let services = vec![
-            tokio::spawn({
-                let shutdown = shutdown.clone();
-                async move { app.run(shutdown).await.expect("ingest runs") }
-            }),
-            tokio::spawn({
-                let shutdown = shutdown.clone();
-                async move {
-                    imagepipe_result_writer::run(writer_config, shutdown)
-                        .await
-                        .expect("result-writer runs")
-                }
-            }),
-        ];
+        .expect("storage flags")
+        .storage;
         let storage = Storage::connect(&storage_config)
             .await
             .expect("S3 server reachable");
+        let topology = imagepipe_shared::config::AmqpConfig {
+            amqp_url: amqp_url.clone(),
+            amqp_prefix: format!("test-{id}"),
+            retry_delays_ms: options.retry_delays_ms.clone(),
+        }
+        .topology();
+
+        let writer_config = ResultWriterConfig::try_parse_from(
+            args(&[
+                "result-writer",
+                "--reaper-interval-secs",
+                "1",
+                "--shutdown-grace-secs",
+                "10",
+            ])
+            .into_iter()
+            .chain(args(&[
+                "--task-timeout-secs",
+                &options.task_timeout_secs.to_string(),
+            ]))
+            .chain(broker_args.clone())
+            .chain(db_args.clone()),
+        )
+        .expect("result-writer flags");
+        let shutdown = CancellationToken::new();
+        let services = vec![tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                imagepipe_result_writer::run(writer_config, shutdown)
+                    .await
+                    .expect("result-writer runs")
+            }
+        })];
 
         let mut system = Self {
-            base_url,
+            base_url: String::new(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()
@@ -210,37 +265,105 @@ impl TestSystem {
             storage,
             topology,
             options: options.clone(),
+            s3_proxy,
+            amqp_proxy,
+            db_proxy,
             admin_url,
             db_name,
             amqp_url,
             broker_args,
             storage_args,
+            db_args,
             shutdown,
+            ingest: None,
             processor: None,
             services,
             cleaned: false,
         };
+        system.start_ingest().await;
         if options.start_processor {
             system.start_processor();
         }
         system
     }
 
+    /// Start an ingest on a new port (the first, or a replacement after `stop_ingest`).
+    pub async fn start_ingest(&mut self) {
+        let config = IngestConfig::try_parse_from(
+            args(&["ingest", "--bind", "127.0.0.1:0", "--outbox-poll-ms", "200"])
+                .into_iter()
+                .chain(args(&[
+                    "--max-upload-bytes",
+                    &self.options.max_upload_bytes.to_string(),
+                ]))
+                .chain(self.broker_args.clone())
+                .chain(self.storage_args.clone())
+                .chain(self.db_args.clone()),
+        )
+        .expect("ingest flags");
+        let app = Application::build(config).await.expect("ingest starts");
+        self.base_url = format!("http://127.0.0.1:{}", app.port());
+        let token = self.shutdown.child_token();
+        let handle = tokio::spawn({
+            let token = token.clone();
+            async move { app.run(token).await.expect("ingest runs") }
+        });
+        self.ingest = Some((token, handle));
+    }
+
+    /// Stop ingest and wait until it has.
+    pub async fn stop_ingest(&mut self) {
+        if let Some((token, handle)) = self.ingest.take() {
+            token.cancel();
+            let _ = handle.await;
+        }
+    }
+
+    /// The flags a processor of this system is started with (in-process or as a process).
+    pub fn processor_args(&self) -> Vec<String> {
+        args(&[
+            "--processing-delay-ms",
+            &self.options.processing_delay_ms.to_string(),
+            "--processor-concurrency",
+            &self.options.processor_concurrency.to_string(),
+            "--max-attempts",
+            &self.options.max_attempts.to_string(),
+            "--shutdown-grace-secs",
+            "10",
+        ])
+        .into_iter()
+        .chain(self.broker_args.clone())
+        .chain(self.storage_args.clone())
+        .collect()
+    }
+
+    /// The flags a result-writer of this system is started with.
+    pub fn result_writer_args(&self) -> Vec<String> {
+        args(&["--reaper-interval-secs", "1", "--shutdown-grace-secs", "10"])
+            .into_iter()
+            .chain(args(&[
+                "--task-timeout-secs",
+                &self.options.task_timeout_secs.to_string(),
+            ]))
+            .chain(self.broker_args.clone())
+            .chain(self.db_args.clone())
+            .collect()
+    }
+
+    /// Stop the in-process result-writer (a test then runs its own, as a process).
+    pub async fn stop_result_writer(&mut self) {
+        for handle in std::mem::take(&mut self.services) {
+            handle.abort();
+            let _ = handle.await;
+        }
+    }
+
     /// Start the processor (if a test held it back, or after stopping it).
     pub fn start_processor(&mut self) {
         let config = ProcessorConfig::try_parse_from(
-            args(&[
-                "processor",
-                "--processing-delay-ms",
-                &self.options.processing_delay_ms.to_string(),
-                "--processor-concurrency",
-                &self.options.processor_concurrency.to_string(),
-                "--max-attempts",
-                &self.options.max_attempts.to_string(),
-            ])
-            .into_iter()
-            .chain(self.broker_args.clone())
-            .chain(self.storage_args.clone()),
+            args(&["processor"])
+                .into_iter()
+                .chain(self.processor_args()),
         )
         .expect("processor flags");
         let token = self.shutdown.child_token();
@@ -404,7 +527,10 @@ impl TestSystem {
     /// Stop the services and delete the database, queues and exchanges of this system.
     pub async fn cleanup(mut self) {
         self.shutdown.cancel();
-        if let Some((_, handle)) = self.processor.take() {
+        for (_, handle) in [self.processor.take(), self.ingest.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = handle.await;
         }
         for handle in std::mem::take(&mut self.services) {

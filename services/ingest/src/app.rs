@@ -17,7 +17,7 @@ use poem::{
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::{api, config::IngestConfig, error::Problem, outbox, state::AppState};
+use crate::{api, backlog::Backlog, config::IngestConfig, error::Problem, outbox, state::AppState};
 
 /// A bound, connected ingest, ready to serve.
 pub struct Application {
@@ -58,7 +58,9 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("listener has no socket address")?;
+        let backlog = Arc::new(Backlog::new(config.max_backlog));
         let state = AppState {
+            backlog,
             config: Arc::new(config),
             db,
             storage,
@@ -89,6 +91,14 @@ impl Application {
             self.state.config.outbox_poll(),
             shutdown.clone(),
         ));
+        let gauge = tokio::spawn(crate::backlog::measure(
+            self.state.backlog.clone(),
+            self.state.db.clone(),
+            self.state.config.amqp.amqp_url.clone(),
+            self.state.config.amqp.topology(),
+            std::time::Duration::from_millis(500),
+            shutdown.clone(),
+        ));
         tracing::info!(address = %self.address, "ingest listening");
         let routes = routes(self.state);
         let signal = shutdown.clone();
@@ -102,6 +112,7 @@ impl Application {
             .context("HTTP server failed")?;
         shutdown.cancel();
         let _ = relay.await;
+        let _ = gauge.await;
         tracing::info!("ingest stopped");
         Ok(())
     }

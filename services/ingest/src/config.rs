@@ -36,6 +36,11 @@ pub struct IngestConfig {
     #[arg(long, env = "OUTBOX_POLL_MS", default_value_t = 1000)]
     pub outbox_poll_ms: u64,
 
+    /// Most accepted jobs allowed to wait (work queue plus outbox); above it uploads get 503
+    /// with `Retry-After`. 0 turns load shedding off.
+    #[arg(long, env = "MAX_BACKLOG", default_value_t = 10_000)]
+    pub max_backlog: u64,
+
     #[command(flatten)]
     pub database: DatabaseConfig,
 

@@ -33,6 +33,8 @@ pub enum ApiError {
     TaskNotFound(Uuid),
     #[error("the object store is unavailable")]
     StorageUnavailable(#[source] anyhow::Error),
+    #[error("too much work is waiting ({waiting} jobs); try again later")]
+    Overloaded { waiting: u64 },
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -67,9 +69,9 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TaskNotFound(_) => StatusCode::NOT_FOUND,
-            Self::StorageUnavailable(_) | Self::DatabaseUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::StorageUnavailable(_)
+            | Self::DatabaseUnavailable(_)
+            | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -87,6 +89,7 @@ impl ApiError {
             Self::TaskNotFound(_) => "task_not_found",
             Self::StorageUnavailable(_) => "storage_unavailable",
             Self::DatabaseUnavailable(_) => "database_unavailable",
+            Self::Overloaded { .. } => "overloaded",
             Self::Internal(_) => "internal_error",
         }
     }

@@ -4,6 +4,7 @@
 
 mod api;
 pub mod app;
+mod backlog;
 pub mod config;
 mod error;
 mod outbox;

@@ -14,6 +14,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub storage: Storage,
     pub publisher: Arc<Publisher>,
+    /// Work waiting, for load shedding.
+    pub backlog: Arc<crate::backlog::Backlog>,
     /// Wakes the outbox relay after an upload commits.
     pub relay_wakeup: Arc<Notify>,
 }

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use imagepipe_shared::{
-    config::{AmqpConfig, StorageConfig, TelemetryConfig},
+    config::{AmqpConfig, ShutdownConfig, StorageConfig, TelemetryConfig},
     image_rules::DecodeLimits,
 };
 
@@ -32,11 +32,19 @@ pub struct ProcessorConfig {
     #[arg(long, env = "MAX_IMAGE_SIDE", default_value_t = 16_384)]
     pub max_image_side: u32,
 
+    /// Test-only fault hook: abort the process whenever a job for this task arrives, as a job
+    /// that crashes its processor every time would. Never set it in production.
+    #[arg(long, env = "IMAGEPIPE_TEST_CRASH_ON_TASK", hide = true)]
+    pub crash_on_task: Option<uuid::Uuid>,
+
     #[command(flatten)]
     pub amqp: AmqpConfig,
 
     #[command(flatten)]
     pub storage: StorageConfig,
+
+    #[command(flatten)]
+    pub shutdown: ShutdownConfig,
 
     #[command(flatten)]
     pub telemetry: TelemetryConfig,

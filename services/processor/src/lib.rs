@@ -34,18 +34,18 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
     };
     let topology = config.amqp.topology();
     let worker = Arc::new(Worker::new(&config, storage, topology.clone()));
-    amqp::consume(
-        &config.amqp.amqp_url,
-        "imagepipe-processor",
-        &topology,
-        &topology.jobs_queue(),
-        config.processor_concurrency,
-        shutdown,
-        move |delivery| {
-            let worker = worker.clone();
-            async move { worker.handle(delivery).await }
-        },
-    )
+    let spec = amqp::ConsumerSpec {
+        url: &config.amqp.amqp_url,
+        name: "imagepipe-processor",
+        topology: &topology,
+        queue: &topology.jobs_queue(),
+        prefetch: config.processor_concurrency,
+        grace: config.shutdown.grace(),
+    };
+    amqp::consume(spec, shutdown, move |delivery| {
+        let worker = worker.clone();
+        async move { worker.handle(delivery).await }
+    })
     .await;
     tracing::info!("processor stopped");
     Ok(())

@@ -34,6 +34,7 @@ pub struct Worker {
     delay: Duration,
     max_attempts: u32,
     limits: DecodeLimits,
+    crash_on_task: Option<uuid::Uuid>,
 }
 
 /// How one attempt ended, when not with a result.
@@ -91,6 +92,7 @@ impl Worker {
             delay: config.processing_delay(),
             max_attempts: config.max_attempts,
             limits: config.decode_limits(),
+            crash_on_task: config.crash_on_task,
         }
     }
 
@@ -110,6 +112,10 @@ impl Worker {
     }
 
     async fn handle_job(&self, delivery: &Delivery, job: JobMessage) {
+        if self.crash_on_task == Some(job.task_id) {
+            tracing::error!("IMAGEPIPE_TEST_CRASH_ON_TASK matches: aborting the process");
+            std::process::abort();
+        }
         let outcome = match self.process(&job).await {
             Ok(result_key) => {
                 tracing::info!(result_key, "completed");

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use imagepipe_shared::config::{AmqpConfig, DatabaseConfig, TelemetryConfig};
+use imagepipe_shared::config::{AmqpConfig, DatabaseConfig, ShutdownConfig, TelemetryConfig};
 
 /// imagepipe result-writer: applies status events to the task table, fails dead-lettered
 /// jobs with their reason, and reaps tasks stuck past their deadline.
@@ -26,6 +26,9 @@ pub struct ResultWriterConfig {
 
     #[command(flatten)]
     pub amqp: AmqpConfig,
+
+    #[command(flatten)]
+    pub shutdown: ShutdownConfig,
 
     #[command(flatten)]
     pub telemetry: TelemetryConfig,

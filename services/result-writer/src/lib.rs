@@ -45,31 +45,31 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
     let (events_queue, dead_letter_queue) = (topology.events_queue(), topology.dead_letter_queue());
     let events = {
         let handlers = handlers.clone();
-        amqp::consume(
-            &config.amqp.amqp_url,
-            "imagepipe-result-writer-events",
-            &topology,
-            &events_queue,
-            config.prefetch,
-            shutdown.clone(),
-            move |delivery| {
-                let handlers = handlers.clone();
-                async move { handlers.status_event(delivery).await }
-            },
-        )
-    };
-    let dead = amqp::consume(
-        &config.amqp.amqp_url,
-        "imagepipe-result-writer-dead-letters",
-        &topology,
-        &dead_letter_queue,
-        config.prefetch,
-        shutdown.clone(),
-        move |delivery| {
+        let spec = amqp::ConsumerSpec {
+            url: &config.amqp.amqp_url,
+            name: "imagepipe-result-writer-events",
+            topology: &topology,
+            queue: &events_queue,
+            prefetch: config.prefetch,
+            grace: config.shutdown.grace(),
+        };
+        amqp::consume(spec, shutdown.clone(), move |delivery| {
             let handlers = handlers.clone();
-            async move { handlers.dead_letter(delivery).await }
-        },
-    );
+            async move { handlers.status_event(delivery).await }
+        })
+    };
+    let dead_spec = amqp::ConsumerSpec {
+        url: &config.amqp.amqp_url,
+        name: "imagepipe-result-writer-dead-letters",
+        topology: &topology,
+        queue: &dead_letter_queue,
+        prefetch: config.prefetch,
+        grace: config.shutdown.grace(),
+    };
+    let dead = amqp::consume(dead_spec, shutdown.clone(), move |delivery| {
+        let handlers = handlers.clone();
+        async move { handlers.dead_letter(delivery).await }
+    });
     tokio::join!(events, dead);
     let _ = reaper.await;
     tracing::info!("result-writer stopped");

@@ -51,8 +51,9 @@ pub enum AnalyzeResponse {
     /// header cannot be read (`undecodable_image`).
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
-    /// The object store or the database is unavailable; nothing was kept. Retry after the
-    /// `Retry-After` seconds (`storage_unavailable`, `database_unavailable`).
+    /// The object store or the database is unavailable, or too much work is waiting; nothing
+    /// was kept. Retry after the `Retry-After` seconds (`storage_unavailable`,
+    /// `database_unavailable`, `overloaded`).
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u32),
     /// Unexpected server error (`internal_error`).
@@ -102,6 +103,12 @@ impl AnalyzeApi {
 }
 
 async fn accept(state: &AppState, body: UploadBody) -> Result<Uuid, ApiError> {
+    // Shed load before reading a byte of the body.
+    if state.backlog.is_full() {
+        return Err(ApiError::Overloaded {
+            waiting: state.backlog.waiting(),
+        });
+    }
     let upload = body.read_file(state.config.max_upload_bytes).await?;
     let header = image_rules::inspect(&upload.bytes, state.config.decode_limits())?;
 

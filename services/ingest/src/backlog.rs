@@ -1,0 +1,92 @@
+//! Load shedding: how much accepted work is waiting (jobs in the work queue plus jobs still
+//! in the outbox), measured in the background so an upload only reads a number.
+//!
+//! Above `MAX_BACKLOG`, ingest answers 503 with `Retry-After` instead of accepting work it
+//! cannot finish soon. While the broker is unreachable only the outbox is counted.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use imagepipe_shared::{amqp::Link, topology::Topology};
+use lapin::{options::QueueDeclareOptions, types::FieldTable};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use tokio_util::sync::CancellationToken;
+
+/// The last measured backlog and its ceiling (0: no ceiling).
+#[derive(Debug, Default)]
+pub struct Backlog {
+    waiting: AtomicU64,
+    limit: u64,
+}
+
+impl Backlog {
+    pub fn new(limit: u64) -> Self {
+        Self {
+            waiting: AtomicU64::new(0),
+            limit,
+        }
+    }
+
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Whether new work should be refused now.
+    pub fn is_full(&self) -> bool {
+        self.limit > 0 && self.waiting() >= self.limit
+    }
+}
+
+/// Measure every `interval` until shutdown.
+pub async fn measure(
+    backlog: Arc<Backlog>,
+    db: DatabaseConnection,
+    amqp_url: String,
+    topology: Topology,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut link: Option<Link> = None;
+    loop {
+        let outbox = outbox_len(&db).await.unwrap_or(0);
+        if link.as_ref().is_none_or(|l| !l.is_usable()) {
+            link = Link::open(&amqp_url, "imagepipe-ingest-backlog", &topology)
+                .await
+                .ok();
+        }
+        let queued = match &link {
+            Some(link) => link
+                .channel
+                .queue_declare(
+                    topology.jobs_queue().into(),
+                    QueueDeclareOptions::default().passive(),
+                    FieldTable::default(),
+                )
+                .await
+                .map(|q| u64::from(q.message_count()))
+                .unwrap_or(0),
+            None => 0,
+        };
+        backlog.waiting.store(outbox + queued, Ordering::Relaxed);
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+async fn outbox_len(db: &DatabaseConnection) -> Option<u64> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM outbox",
+        ))
+        .await
+        .ok()??;
+    row.try_get::<i64>("", "n").ok().map(|n| n.max(0) as u64)
+}

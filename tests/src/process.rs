@@ -1,0 +1,79 @@
+//! A service run as its own process, for the tests that kill it (SIGKILL) or stop it
+//! (SIGTERM) the way an orchestrator would.
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use tokio::process::{Child, Command};
+
+pub struct ServiceProcess {
+    child: Child,
+    name: String,
+}
+
+/// Where cargo put the workspace's binaries: beside this test binary's `deps/` folder.
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (`cargo build --bins`; scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+impl ServiceProcess {
+    /// Start `binary` (e.g. `imagepipe-processor`) with flags and extra environment.
+    pub fn spawn(name: &str, args: &[String], env: &[(&str, String)]) -> Self {
+        let mut command = Command::new(binary(name));
+        command
+            .args(args)
+            .env("LOG_FORMAT", "pretty")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        if std::env::var_os("TEST_LOG").is_none() {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        let child = command.spawn().expect("service process starts");
+        Self {
+            child,
+            name: name.to_owned(),
+        }
+    }
+
+    /// SIGKILL: no chance to clean up, as in a crash or an OOM kill.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("kill");
+    }
+
+    /// SIGTERM, then wait for the exit; returns the exit code.
+    pub async fn terminate(mut self, deadline: Duration) -> Option<i32> {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .expect("kill(1)");
+        assert!(sent.success(), "SIGTERM sent to {}", self.name);
+        let status = tokio::time::timeout(deadline, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not exit within {deadline:?} of SIGTERM", self.name))
+            .expect("exit status");
+        status.code()
+    }
+
+    /// Wait for the process to end by itself (e.g. after it aborted); returns whether it did
+    /// within `deadline`.
+    pub async fn exited_within(&mut self, deadline: Duration) -> bool {
+        tokio::time::timeout(deadline, self.child.wait())
+            .await
+            .is_ok()
+    }
+}

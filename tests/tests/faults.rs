@@ -1,0 +1,301 @@
+//! Fault injection: the object store, the broker and the database go away and come back
+//! (through a [`FaultProxy`] each, so the machine's shared services are never disturbed), and
+//! every accepted task still ends in exactly one terminal state, with the API answering
+//! throughout. These tests run one at a time.
+
+#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
+
+use std::time::{Duration, Instant};
+
+use imagepipe_tests::{Options, TestSystem, testdata};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+/// Fault tests are heavy and timing-sensitive on two cores: one at a time.
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+fn image(name: &str) -> Vec<u8> {
+    std::fs::read(testdata(&format!("good/{name}"))).unwrap()
+}
+
+/// The accounting every scenario ends with: each task in exactly one terminal state, every
+/// COMPLETED task's result in the bucket, the work and retry queues empty.
+async fn account(system: &TestSystem, tasks: &[Uuid]) -> Vec<Value> {
+    let mut finals = Vec::new();
+    for id in tasks {
+        let task = system.wait_terminal(*id, DEADLINE).await;
+        if task["status"] == "COMPLETED" {
+            let key = task["result"]["key"].as_str().unwrap();
+            assert!(
+                system.storage.processed.exists(key).await.unwrap(),
+                "result of {id} stored"
+            );
+        } else {
+            assert!(
+                task["error"]["code"].is_string(),
+                "FAILED with a reason: {task}"
+            );
+        }
+        finals.push(task);
+    }
+    let mut queues = vec![system.topology.jobs_queue()];
+    queues.extend(
+        system
+            .topology
+            .retry_delays()
+            .iter()
+            .map(|d| system.topology.retry_queue(*d)),
+    );
+    for queue in queues {
+        assert_eq!(system.queue_depth(&queue).await, 0, "{queue} is empty");
+    }
+    assert_eq!(system.outbox_len().await, 0, "outbox drained");
+    finals
+}
+
+async fn status_of(system: &TestSystem, id: Uuid) -> String {
+    system.task(id).await.1["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_store_outage_within_the_retry_budget_completes_everything_with_retries() {
+    let _serial = SERIAL.lock().await;
+    let system = TestSystem::start(Options {
+        processing_delay_ms: 1500,
+        max_attempts: 8,
+        retry_delays_ms: vec![500, 1000],
+        proxy_s3: true,
+        ..Options::default()
+    })
+    .await;
+    let mut tasks = Vec::new();
+    for name in ["rocket.jpg", "coffee.png", "chelsea.png", "camera.png"] {
+        tasks.push(system.upload_accepted(name, image(name)).await);
+    }
+    // Cut the object store while the jobs are in their simulated inference.
+    system
+        .eventually("a task is PROCESSING", DEADLINE, || async {
+            status_of(&system, tasks[0]).await == "PROCESSING"
+        })
+        .await;
+    let proxy = system.s3_proxy.as_ref().unwrap();
+    proxy.cut();
+
+    // Meanwhile, an upload cannot be stored: a fast 503 with Retry-After, and nothing kept.
+    let started = Instant::now();
+    let response = system.upload("rocket.jpg", image("rocket.jpg")).await;
+    assert_eq!(response.status(), 503);
+    assert!(started.elapsed() < Duration::from_secs(10), "503 came fast");
+    assert!(response.headers().contains_key("retry-after"));
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "storage_unavailable");
+    assert_eq!(
+        system.task_count().await,
+        tasks.len() as i64,
+        "no row for it"
+    );
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.restore();
+
+    let finals = account(&system, &tasks).await;
+    for task in &finals {
+        assert_eq!(task["status"], "COMPLETED", "{task}");
+    }
+    let retried = finals
+        .iter()
+        .filter(|t| t["attempts"].as_i64() >= Some(2))
+        .count();
+    assert!(retried >= 1, "at least one task needed a retry: {finals:?}");
+    system.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_store_outage_past_the_retry_budget_fails_tasks_and_keeps_the_jobs() {
+    let _serial = SERIAL.lock().await;
+    let system = TestSystem::start(Options {
+        processing_delay_ms: 2000,
+        max_attempts: 3,
+        retry_delays_ms: vec![100, 200],
+        proxy_s3: true,
+        ..Options::default()
+    })
+    .await;
+    let mut tasks = Vec::new();
+    for name in ["rocket.jpg", "coffee.png"] {
+        tasks.push(system.upload_accepted(name, image(name)).await);
+    }
+    // Down before any result can be stored, and for longer than all attempts take.
+    system
+        .eventually("a task is PROCESSING", DEADLINE, || async {
+            status_of(&system, tasks[0]).await == "PROCESSING"
+        })
+        .await;
+    system.s3_proxy.as_ref().unwrap().cut();
+
+    let finals = account(&system, &tasks).await;
+    for task in &finals {
+        assert_eq!(task["status"], "FAILED", "{task}");
+        assert_eq!(task["error"]["code"], "storage_unavailable", "{task}");
+        let message = task["error"]["message"].as_str().unwrap();
+        assert!(message.contains("after 3 attempts"), "{message}");
+        assert!(
+            message.contains("object store"),
+            "names the storage error: {message}"
+        );
+        assert_eq!(task["attempts"], 3, "{task}");
+    }
+    // The failed jobs are kept for inspection and re-drive.
+    let parked = system.topology.parked_queue();
+    system
+        .eventually("both jobs parked", DEADLINE, || async {
+            system.queue_depth(&parked).await == 2
+        })
+        .await;
+    system.s3_proxy.as_ref().unwrap().restore();
+    system.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_cut_during_a_burst_keeps_uploads_accepted_and_everything_completes() {
+    let _serial = SERIAL.lock().await;
+    let system = TestSystem::start(Options {
+        processing_delay_ms: 200,
+        proxy_amqp: true,
+        ..Options::default()
+    })
+    .await;
+    let proxy = system.amqp_proxy.as_ref().unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        if i == 5 {
+            proxy.cut();
+        }
+        tasks.push(
+            system
+                .upload_accepted(&format!("{i}.png"), image("chelsea.png"))
+                .await,
+        );
+        if i == 5 {
+            // Ingest stays ready while only the broker is away: the outbox holds the jobs.
+            let ready = system
+                .http
+                .get(system.url("/health/ready"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(ready.status(), 200);
+            let body: Value = ready.json().await.unwrap();
+            assert_eq!(body["checks"]["broker"], "degraded", "{body}");
+        }
+    }
+    assert!(
+        system.outbox_len().await > 0,
+        "jobs wait in the outbox while the broker is away"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    proxy.restore();
+
+    for task in account(&system, &tasks).await {
+        assert_eq!(task["status"], "COMPLETED", "{task}");
+    }
+    system.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_cut_gives_503_then_recovers_and_the_result_writer_catches_up() {
+    let _serial = SERIAL.lock().await;
+    let system = TestSystem::start(Options {
+        processing_delay_ms: 1000,
+        proxy_db: true,
+        ..Options::default()
+    })
+    .await;
+    let mut tasks = Vec::new();
+    for name in ["rocket.jpg", "coffee.png", "camera.png"] {
+        tasks.push(system.upload_accepted(name, image(name)).await);
+    }
+    let proxy = system.db_proxy.as_ref().unwrap();
+    proxy.cut();
+
+    // Uploads get a fast 503, and leave no object behind.
+    let started = Instant::now();
+    let response = system.upload("rocket.jpg", image("rocket.jpg")).await;
+    assert_eq!(response.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "503 came fast enough"
+    );
+    assert!(response.headers().contains_key("retry-after"));
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "database_unavailable");
+    let ready = system
+        .http
+        .get(system.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503, "not ready without the database");
+    assert_eq!(
+        system.storage.uploads.count().await.unwrap(),
+        tasks.len(),
+        "no orphan original"
+    );
+
+    // Processing goes on; its events wait for the database.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.restore();
+
+    system
+        .eventually("ingest ready again", DEADLINE, || async {
+            system
+                .http
+                .get(system.url("/health/ready"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+    tasks.push(
+        system
+            .upload_accepted("chelsea.png", image("chelsea.png"))
+            .await,
+    );
+    for task in account(&system, &tasks).await {
+        assert_eq!(task["status"], "COMPLETED", "{task}");
+    }
+    system.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_committed_but_not_published_when_ingest_stops_is_published_by_the_next() {
+    let _serial = SERIAL.lock().await;
+    let mut system = TestSystem::start(Options {
+        proxy_amqp: true,
+        ..Options::default()
+    })
+    .await;
+    // The broker is away at the moment of the commit, and ingest goes away right after.
+    system.amqp_proxy.as_ref().unwrap().cut();
+    let id = system
+        .upload_accepted("rocket.jpg", image("rocket.jpg"))
+        .await;
+    system.stop_ingest().await;
+    assert_eq!(
+        system.outbox_len().await,
+        1,
+        "the job is committed, not yet published"
+    );
+
+    system.amqp_proxy.as_ref().unwrap().restore();
+    system.start_ingest().await;
+    let task = &account(&system, &[id]).await[0];
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    system.cleanup().await;
+}
