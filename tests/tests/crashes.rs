@@ -1,0 +1,175 @@
+//! Services killed for real: SIGKILL mid-task, SIGTERM during work, and a job that crashes its
+//! processor every time. The killed service runs as its own process; the rest of the system
+//! runs in the test. These tests run one at a time.
+
+#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
+
+use std::time::Duration;
+
+use imagepipe_tests::{Options, ServiceProcess, TestSystem, testdata};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+fn image(name: &str) -> Vec<u8> {
+    std::fs::read(testdata(&format!("good/{name}"))).unwrap()
+}
+
+async fn upload_some(system: &TestSystem, names: &[&str]) -> Vec<Uuid> {
+    let mut tasks = Vec::new();
+    for name in names {
+        tasks.push(system.upload_accepted(name, image(name)).await);
+    }
+    tasks
+}
+
+async fn wait_processing(system: &TestSystem, id: Uuid) {
+    system
+        .eventually("the task is PROCESSING", DEADLINE, || async {
+            system.task(id).await.1["status"] == "PROCESSING"
+        })
+        .await;
+}
+
+/// Every task COMPLETED, once, with its result stored; work queue empty.
+async fn all_completed(system: &TestSystem, tasks: &[Uuid]) {
+    for id in tasks {
+        let task = system.wait_terminal(*id, DEADLINE).await;
+        assert_eq!(task["status"], "COMPLETED", "{task}");
+        let key = task["result"]["key"].as_str().unwrap();
+        assert!(system.storage.processed.exists(key).await.unwrap());
+    }
+    assert_eq!(system.queue_depth(&system.topology.jobs_queue()).await, 0);
+}
+
+fn processor(system: &TestSystem, env: &[(&str, String)]) -> ServiceProcess {
+    ServiceProcess::spawn("imagepipe-processor", &system.processor_args(), env)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_processor_killed_mid_task_loses_nothing_and_the_next_one_finishes() {
+    let _serial = SERIAL.lock().await;
+    let system = TestSystem::start(Options {
+        start_processor: false,
+        processing_delay_ms: 3000,
+        ..Options::default()
+    })
+    .await;
+    let tasks = upload_some(&system, &["rocket.jpg", "coffee.png", "camera.png"]).await;
+    let first = processor(&system, &[]);
+    wait_processing(&system, tasks[0]).await;
+    first.kill().await; // SIGKILL in the middle of the simulated inference
+
+    let _second = processor(&system, &[]);
+    all_completed(&system, &tasks).await;
+    for id in &tasks {
+        let (_, task) = system.task(*id).await;
+        assert!(task["attempts"].as_i64() >= Some(1), "{task}");
+    }
+    system.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_writer_killed_and_restarted_loses_no_event() {
+    let _serial = SERIAL.lock().await;
+    let mut system = TestSystem::start(Options {
+        processing_delay_ms: 500,
+        ..Options::default()
+    })
+    .await;
+    system.stop_result_writer().await;
+    let writer =
+        ServiceProcess::spawn("imagepipe-result-writer", &system.result_writer_args(), &[]);
+    let tasks = upload_some(
+        &system,
+        &["rocket.jpg", "coffee.png", "chelsea.png", "camera.png"],
+    )
+    .await;
+    wait_processing(&system, tasks[0]).await;
+    writer.kill().await;
+
+    // Events keep coming while no writer runs; they wait in their queue.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _writer =
+        ServiceProcess::spawn("imagepipe-result-writer", &system.result_writer_args(), &[]);
+    all_completed(&system, &tasks).await;
+    assert_eq!(system.queue_depth(&system.topology.events_queue()).await, 0);
+    system.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_work_exits_cleanly_and_loses_nothing() {
+    let _serial = SERIAL.lock().await;
+    let mut system = TestSystem::start(Options {
+        start_processor: false,
+        processing_delay_ms: 2000,
+        ..Options::default()
+    })
+    .await;
+    let tasks = upload_some(
+        &system,
+        &["rocket.jpg", "coffee.png", "camera.png", "chelsea.png"],
+    )
+    .await;
+    let worker = processor(&system, &[]);
+    wait_processing(&system, tasks[0]).await;
+    // Work in flight finishes within the grace period (10 s here), then the process exits 0.
+    let code = worker.terminate(Duration::from_secs(30)).await;
+    assert_eq!(code, Some(0), "clean exit on SIGTERM");
+
+    // Whatever it had not taken is still queued; a new processor finishes it.
+    system.start_processor();
+    all_completed(&system, &tasks).await;
+    system.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_crashes_every_processor_ends_parked_and_failed_and_the_others_complete() {
+    let _serial = SERIAL.lock().await;
+    let system = TestSystem::start(Options {
+        start_processor: false,
+        processor_concurrency: 1,
+        ..Options::default()
+    })
+    .await;
+    let poison = system
+        .upload_accepted("poison.png", image("logo.png"))
+        .await;
+    let others = upload_some(&system, &["rocket.jpg", "coffee.png"]).await;
+    let hook = [("IMAGEPIPE_TEST_CRASH_ON_TASK", poison.to_string())];
+
+    // A supervisor, as an orchestrator would be: restart the processor whenever it dies.
+    let mut restarts = 0;
+    loop {
+        let mut worker = processor(&system, &hook);
+        let crashed = worker.exited_within(Duration::from_secs(5)).await;
+        let (_, task) = system.task(poison).await;
+        if task["status"] == "FAILED" {
+            if !crashed {
+                worker.kill().await;
+            }
+            break;
+        }
+        restarts += 1;
+        assert!(restarts <= 12, "the poison job was never parked: {task}");
+        if !crashed {
+            worker.kill().await;
+        }
+    }
+
+    let (_, task) = system.task(poison).await;
+    assert_eq!(task["error"]["code"], "delivery_limit_exceeded", "{task}");
+    let parked = system.topology.parked_queue();
+    system
+        .eventually("the poison job is parked", DEADLINE, || async {
+            system.queue_depth(&parked).await == 1
+        })
+        .await;
+
+    let _worker = processor(&system, &[]);
+    all_completed(&system, &others).await;
+    system.cleanup().await;
+}
