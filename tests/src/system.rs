@@ -32,6 +32,8 @@ pub struct Options {
     /// Start the processor with the others (a test may start it later).
     pub start_processor: bool,
     pub max_upload_bytes: u64,
+    /// Load-shedding ceiling (0: none).
+    pub max_backlog: u64,
     /// The reaper fails tasks unfinished this long after upload.
     pub task_timeout_secs: u64,
     /// Put a [`FaultProxy`] between the services and the object store, the broker or the
@@ -50,6 +52,7 @@ impl Default for Options {
             retry_delays_ms: vec![200, 500],
             start_processor: true,
             max_upload_bytes: 20 * 1024 * 1024,
+            max_backlog: 0,
             task_timeout_secs: 600,
             proxy_s3: false,
             proxy_amqp: false,
@@ -295,6 +298,8 @@ impl TestSystem {
                 .chain(args(&[
                     "--max-upload-bytes",
                     &self.options.max_upload_bytes.to_string(),
+                    "--max-backlog",
+                    &self.options.max_backlog.to_string(),
                 ]))
                 .chain(self.broker_args.clone())
                 .chain(self.storage_args.clone())

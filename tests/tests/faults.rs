@@ -299,3 +299,57 @@ async fn a_job_committed_but_not_published_when_ingest_stops_is_published_by_the
     assert_eq!(task["status"], "COMPLETED", "{task}");
     system.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn above_the_backlog_ceiling_uploads_are_shed_with_503_and_accepted_again_after() {
+    let _serial = SERIAL.lock().await;
+    let mut system = TestSystem::start(Options {
+        start_processor: false,
+        max_backlog: 3,
+        ..Options::default()
+    })
+    .await;
+    let mut tasks = Vec::new();
+    for name in ["rocket.jpg", "coffee.png", "camera.png"] {
+        tasks.push(system.upload_accepted(name, image(name)).await);
+    }
+    // The backlog is measured in the background (every 500 ms): soon uploads are refused.
+    let started = Instant::now();
+    let problem = loop {
+        let response = system.upload("chelsea.png", image("chelsea.png")).await;
+        if response.status() == 503 {
+            assert!(response.headers().contains_key("retry-after"));
+            break response.json::<Value>().await.unwrap();
+        }
+        assert_eq!(response.status(), 202);
+        let body: Value = response.json().await.unwrap();
+        tasks.push(body["task_id"].as_str().unwrap().parse().unwrap());
+        assert!(started.elapsed() < DEADLINE, "uploads were never shed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(problem["code"], "overloaded", "{problem}");
+    assert_eq!(
+        system.task_count().await,
+        tasks.len() as i64,
+        "a shed upload keeps nothing"
+    );
+
+    // Once a processor drains the queue, uploads are accepted again.
+    system.start_processor();
+    for id in &tasks {
+        assert_eq!(
+            system.wait_terminal(*id, DEADLINE).await["status"],
+            "COMPLETED"
+        );
+    }
+    system
+        .eventually("uploads accepted again", DEADLINE, || async {
+            system
+                .upload("chelsea.png", image("chelsea.png"))
+                .await
+                .status()
+                == 202
+        })
+        .await;
+    system.cleanup().await;
+}
