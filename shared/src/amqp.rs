@@ -190,8 +190,9 @@ impl Publisher {
             headers,
         )
         .await;
-        if result.is_err() && !link.is_usable() {
-            // Drop the broken link so the next publish reconnects.
+        let broken = !link.is_usable() || matches!(result, Err(AmqpError::Timeout(_)));
+        if result.is_err() && broken {
+            // Drop the broken (or unresponsive) link so the next publish reconnects.
             let mut guard = self.link.lock().await;
             if guard.as_ref().is_some_and(|l| Arc::ptr_eq(l, &link)) {
                 *guard = None;

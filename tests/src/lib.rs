@@ -10,15 +10,18 @@
 //! `IMAGEPIPE_TEST_AMQP_URL`, `IMAGEPIPE_TEST_S3_ENDPOINT`. Set `TEST_LOG=1` to see the
 //! services' logs.
 
+mod options;
+mod probes;
 mod process;
 mod proxy;
 mod reference;
 mod system;
 
+pub use options::Options;
 pub use process::ServiceProcess;
 pub use proxy::FaultProxy;
 pub use reference::{bt601_reference, mean_abs_diff, upright};
-pub use system::{Options, TestSystem};
+pub use system::TestSystem;
 
 use std::path::PathBuf;
 

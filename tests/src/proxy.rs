@@ -90,3 +90,30 @@ impl Drop for FaultProxy {
         self.accept_loop.abort();
     }
 }
+
+/// `scheme://host:port/rest` with host:port replaced by the proxy's.
+pub(crate) fn through(url: &str, proxy: &FaultProxy) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let credentials = authority.rsplit_once('@').map(|(c, _)| format!("{c}@"));
+    let path = if path.is_empty() {
+        String::new()
+    } else {
+        format!("/{path}")
+    };
+    format!(
+        "{scheme}://{}{}{path}",
+        credentials.unwrap_or_default(),
+        proxy.address()
+    )
+}
+
+/// `host:port` of a URL.
+pub(crate) fn authority(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, a)| a)
+        .to_owned()
+}

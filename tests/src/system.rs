@@ -10,56 +10,18 @@ use imagepipe_result_writer::ResultWriterConfig;
 use imagepipe_shared::{storage::Storage, topology::Topology};
 use lapin::{
     Connection, ConnectionProperties,
-    options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions},
-    types::FieldTable,
+    options::{ExchangeDeleteOptions, QueueDeleteOptions},
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
-use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::proxy::FaultProxy;
-
-/// How a test wants its system.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub processing_delay_ms: u64,
-    pub processor_concurrency: u16,
-    pub max_attempts: u32,
-    pub retry_delays_ms: Vec<u64>,
-    /// Start the processor with the others (a test may start it later).
-    pub start_processor: bool,
-    pub max_upload_bytes: u64,
-    /// Load-shedding ceiling (0: none).
-    pub max_backlog: u64,
-    /// The reaper fails tasks unfinished this long after upload.
-    pub task_timeout_secs: u64,
-    /// Put a [`FaultProxy`] between the services and the object store, the broker or the
-    /// database, so a test can cut them.
-    pub proxy_s3: bool,
-    pub proxy_amqp: bool,
-    pub proxy_db: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            processing_delay_ms: 50,
-            processor_concurrency: 8,
-            max_attempts: 3,
-            retry_delays_ms: vec![200, 500],
-            start_processor: true,
-            max_upload_bytes: 20 * 1024 * 1024,
-            max_backlog: 0,
-            task_timeout_secs: 600,
-            proxy_s3: false,
-            proxy_amqp: false,
-            proxy_db: false,
-        }
-    }
-}
+use crate::{
+    Options,
+    proxy::{FaultProxy, authority, through},
+};
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -98,7 +60,7 @@ pub struct TestSystem {
     pub db_proxy: Option<FaultProxy>,
     admin_url: String,
     db_name: String,
-    amqp_url: String,
+    pub(crate) amqp_url: String,
     /// Flags the services of this system get (broker, prefix, buckets, database...).
     broker_args: Vec<String>,
     storage_args: Vec<String>,
@@ -108,33 +70,6 @@ pub struct TestSystem {
     processor: Option<(CancellationToken, JoinHandle<()>)>,
     services: Vec<JoinHandle<()>>,
     cleaned: bool,
-}
-
-/// `scheme://host:port/rest` with host:port replaced by the proxy's.
-fn through(url: &str, proxy: &FaultProxy) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a URL");
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let credentials = authority.rsplit_once('@').map(|(c, _)| format!("{c}@"));
-    let path = if path.is_empty() {
-        String::new()
-    } else {
-        format!("/{path}")
-    };
-    format!(
-        "{scheme}://{}{}{path}",
-        credentials.unwrap_or_default(),
-        proxy.address()
-    )
-}
-
-/// `host:port` of a URL.
-fn authority(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, a)| a)
-        .to_owned()
 }
 
 impl TestSystem {
@@ -389,144 +324,6 @@ impl TestSystem {
             token.cancel();
             let _ = handle.await;
         }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-
-    /// `POST /api/v1/analyze` with `bytes` as the multipart field `file`.
-    pub async fn upload(&self, file_name: &str, bytes: Vec<u8>) -> reqwest::Response {
-        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned());
-        let form = reqwest::multipart::Form::new().part("file", part);
-        self.http
-            .post(self.url("/api/v1/analyze"))
-            .multipart(form)
-            .send()
-            .await
-            .expect("ingest answers")
-    }
-
-    /// Upload a file and return its task id, asserting the 202.
-    pub async fn upload_accepted(&self, file_name: &str, bytes: Vec<u8>) -> Uuid {
-        let response = self.upload(file_name, bytes).await;
-        assert_eq!(response.status(), 202, "upload of {file_name} accepted");
-        let body: Value = response.json().await.expect("JSON body");
-        body["task_id"]
-            .as_str()
-            .expect("task_id")
-            .parse()
-            .expect("a UUID")
-    }
-
-    /// `GET /api/v1/tasks/{id}` as JSON, with its status code.
-    pub async fn task(&self, task_id: Uuid) -> (u16, Value) {
-        let response = self
-            .http
-            .get(self.url(&format!("/api/v1/tasks/{task_id}")))
-            .send()
-            .await
-            .expect("ingest answers");
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("JSON body"))
-    }
-
-    /// Poll a task until it is COMPLETED or FAILED; panics after `deadline`.
-    pub async fn wait_terminal(&self, task_id: Uuid, deadline: Duration) -> Value {
-        let start = tokio::time::Instant::now();
-        loop {
-            let (status, task) = self.task(task_id).await;
-            assert_eq!(status, 200, "task {task_id} exists: {task}");
-            if matches!(task["status"].as_str(), Some("COMPLETED" | "FAILED")) {
-                return task;
-            }
-            assert!(
-                start.elapsed() < deadline,
-                "task {task_id} not finished within {deadline:?}: {task}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Messages ready in one of this system's queues.
-    pub async fn queue_depth(&self, queue: &str) -> u32 {
-        let connection = Connection::connect(&self.amqp_url, ConnectionProperties::default())
-            .await
-            .expect("RabbitMQ reachable");
-        let channel = connection.create_channel().await.expect("channel");
-        let depth = channel
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions::default().passive(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("queue exists")
-            .message_count();
-        connection.close(200, "bye".into()).await.ok();
-        depth
-    }
-
-    /// Publish a raw message, as any client of the broker could.
-    pub async fn publish_raw(&self, exchange: &str, routing_key: &str, body: &[u8]) {
-        let connection = Connection::connect(&self.amqp_url, ConnectionProperties::default())
-            .await
-            .expect("RabbitMQ reachable");
-        let channel = connection.create_channel().await.expect("channel");
-        channel
-            .confirm_select(Default::default())
-            .await
-            .expect("confirm mode");
-        imagepipe_shared::amqp::publish_confirmed(
-            &channel,
-            exchange,
-            routing_key,
-            &Uuid::new_v4().to_string(),
-            body,
-            FieldTable::default(),
-        )
-        .await
-        .expect("published");
-        connection.close(200, "bye".into()).await.ok();
-    }
-
-    /// Wait until `condition` holds, polling; panics after `deadline`.
-    pub async fn eventually<F, Fut>(&self, what: &str, deadline: Duration, mut condition: F)
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = bool>,
-    {
-        let start = tokio::time::Instant::now();
-        while !condition().await {
-            assert!(
-                start.elapsed() < deadline,
-                "not within {deadline:?}: {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Rows in the outbox (jobs committed but not yet confirmed by the broker).
-    pub async fn outbox_len(&self) -> i64 {
-        self.count("SELECT count(*) AS n FROM outbox").await
-    }
-
-    /// Rows in the task table.
-    pub async fn task_count(&self) -> i64 {
-        self.count("SELECT count(*) AS n FROM tasks").await
-    }
-
-    async fn count(&self, sql: &str) -> i64 {
-        let row = self
-            .db
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                sql,
-            ))
-            .await
-            .expect("query")
-            .expect("one row");
-        row.try_get("", "n").expect("a count")
     }
 
     /// Stop the services and delete the database, queues and exchanges of this system.

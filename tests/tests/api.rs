@@ -96,14 +96,8 @@ async fn liveness_and_readiness_report_the_dependencies() {
         .unwrap();
     assert_eq!(live.status(), 200);
 
-    let ready = system
-        .http
-        .get(system.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 200);
-    let body: Value = ready.json().await.unwrap();
+    let (status, body) = system.readiness().await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ready");
     assert_eq!(body["checks"]["database"], "ok");
     assert_eq!(body["checks"]["object_store"], "ok");

@@ -26,14 +26,6 @@ async fn upload_some(system: &TestSystem, names: &[&str]) -> Vec<Uuid> {
     tasks
 }
 
-async fn wait_processing(system: &TestSystem, id: Uuid) {
-    system
-        .eventually("the task is PROCESSING", DEADLINE, || async {
-            system.task(id).await.1["status"] == "PROCESSING"
-        })
-        .await;
-}
-
 /// Every task COMPLETED, once, with its result stored; work queue empty.
 async fn all_completed(system: &TestSystem, tasks: &[Uuid]) {
     for id in tasks {
@@ -60,7 +52,7 @@ async fn a_processor_killed_mid_task_loses_nothing_and_the_next_one_finishes() {
     .await;
     let tasks = upload_some(&system, &["rocket.jpg", "coffee.png", "camera.png"]).await;
     let first = processor(&system, &[]);
-    wait_processing(&system, tasks[0]).await;
+    system.wait_processing(tasks[0], DEADLINE).await;
     first.kill().await; // SIGKILL in the middle of the simulated inference
 
     let _second = processor(&system, &[]);
@@ -88,7 +80,7 @@ async fn a_result_writer_killed_and_restarted_loses_no_event() {
         &["rocket.jpg", "coffee.png", "chelsea.png", "camera.png"],
     )
     .await;
-    wait_processing(&system, tasks[0]).await;
+    system.wait_processing(tasks[0], DEADLINE).await;
     writer.kill().await;
 
     // Events keep coming while no writer runs; they wait in their queue.
@@ -115,7 +107,7 @@ async fn sigterm_during_work_exits_cleanly_and_loses_nothing() {
     )
     .await;
     let worker = processor(&system, &[]);
-    wait_processing(&system, tasks[0]).await;
+    system.wait_processing(tasks[0], DEADLINE).await;
     // Work in flight finishes within the grace period (10 s here), then the process exits 0.
     let code = worker.terminate(Duration::from_secs(30)).await;
     assert_eq!(code, Some(0), "clean exit on SIGTERM");

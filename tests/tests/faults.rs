@@ -56,13 +56,6 @@ async fn account(system: &TestSystem, tasks: &[Uuid]) -> Vec<Value> {
     finals
 }
 
-async fn status_of(system: &TestSystem, id: Uuid) -> String {
-    system.task(id).await.1["status"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_store_outage_within_the_retry_budget_completes_everything_with_retries() {
     let _serial = SERIAL.lock().await;
@@ -79,11 +72,7 @@ async fn object_store_outage_within_the_retry_budget_completes_everything_with_r
         tasks.push(system.upload_accepted(name, image(name)).await);
     }
     // Cut the object store while the jobs are in their simulated inference.
-    system
-        .eventually("a task is PROCESSING", DEADLINE, || async {
-            status_of(&system, tasks[0]).await == "PROCESSING"
-        })
-        .await;
+    system.wait_processing(tasks[0], DEADLINE).await;
     let proxy = system.s3_proxy.as_ref().unwrap();
     proxy.cut();
 
@@ -132,11 +121,7 @@ async fn object_store_outage_past_the_retry_budget_fails_tasks_and_keeps_the_job
         tasks.push(system.upload_accepted(name, image(name)).await);
     }
     // Down before any result can be stored, and for longer than all attempts take.
-    system
-        .eventually("a task is PROCESSING", DEADLINE, || async {
-            status_of(&system, tasks[0]).await == "PROCESSING"
-        })
-        .await;
+    system.wait_processing(tasks[0], DEADLINE).await;
     system.s3_proxy.as_ref().unwrap().cut();
 
     let finals = account(&system, &tasks).await;
@@ -184,14 +169,8 @@ async fn broker_cut_during_a_burst_keeps_uploads_accepted_and_everything_complet
         );
         if i == 5 {
             // Ingest stays ready while only the broker is away: the outbox holds the jobs.
-            let ready = system
-                .http
-                .get(system.url("/health/ready"))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(ready.status(), 200);
-            let body: Value = ready.json().await.unwrap();
+            let (status, body) = system.readiness().await;
+            assert_eq!(status, 200, "{body}");
             assert_eq!(body["checks"]["broker"], "degraded", "{body}");
         }
     }
@@ -235,13 +214,11 @@ async fn database_cut_gives_503_then_recovers_and_the_result_writer_catches_up()
     assert!(response.headers().contains_key("retry-after"));
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["code"], "database_unavailable");
-    let ready = system
-        .http
-        .get(system.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 503, "not ready without the database");
+    assert_eq!(
+        system.readiness().await.0,
+        503,
+        "not ready without the database"
+    );
     assert_eq!(
         system.storage.uploads.count().await.unwrap(),
         tasks.len(),
@@ -254,12 +231,7 @@ async fn database_cut_gives_503_then_recovers_and_the_result_writer_catches_up()
 
     system
         .eventually("ingest ready again", DEADLINE, || async {
-            system
-                .http
-                .get(system.url("/health/ready"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
+            system.readiness().await.0 == 200
         })
         .await;
     tasks.push(

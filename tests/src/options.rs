@@ -1,0 +1,40 @@
+//! What a test can ask of its system.
+
+/// How a test wants its system.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub processing_delay_ms: u64,
+    pub processor_concurrency: u16,
+    pub max_attempts: u32,
+    pub retry_delays_ms: Vec<u64>,
+    /// Start the processor with the others (a test may start it later).
+    pub start_processor: bool,
+    pub max_upload_bytes: u64,
+    /// Load-shedding ceiling (0: none).
+    pub max_backlog: u64,
+    /// The reaper fails tasks unfinished this long after upload.
+    pub task_timeout_secs: u64,
+    /// Put a [`FaultProxy`] between the services and the object store, the broker or the
+    /// database, so a test can cut them.
+    pub proxy_s3: bool,
+    pub proxy_amqp: bool,
+    pub proxy_db: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            processing_delay_ms: 50,
+            processor_concurrency: 8,
+            max_attempts: 3,
+            retry_delays_ms: vec![200, 500],
+            start_processor: true,
+            max_upload_bytes: 20 * 1024 * 1024,
+            max_backlog: 0,
+            task_timeout_secs: 600,
+            proxy_s3: false,
+            proxy_amqp: false,
+            proxy_db: false,
+        }
+    }
+}

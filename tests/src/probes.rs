@@ -1,0 +1,170 @@
+//! What tests do to a running system and how they look at it: upload, poll, count, wait.
+
+use std::time::Duration;
+
+use lapin::{Connection, ConnectionProperties, options::QueueDeclareOptions, types::FieldTable};
+use sea_orm::ConnectionTrait;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::TestSystem;
+
+impl TestSystem {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// `POST /api/v1/analyze` with `bytes` as the multipart field `file`.
+    pub async fn upload(&self, file_name: &str, bytes: Vec<u8>) -> reqwest::Response {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        self.http
+            .post(self.url("/api/v1/analyze"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("ingest answers")
+    }
+
+    /// Upload a file and return its task id, asserting the 202.
+    pub async fn upload_accepted(&self, file_name: &str, bytes: Vec<u8>) -> Uuid {
+        let response = self.upload(file_name, bytes).await;
+        assert_eq!(response.status(), 202, "upload of {file_name} accepted");
+        let body: Value = response.json().await.expect("JSON body");
+        body["task_id"]
+            .as_str()
+            .expect("task_id")
+            .parse()
+            .expect("a UUID")
+    }
+
+    /// `GET /api/v1/tasks/{id}` as JSON, with its status code.
+    pub async fn task(&self, task_id: Uuid) -> (u16, Value) {
+        let response = self
+            .http
+            .get(self.url(&format!("/api/v1/tasks/{task_id}")))
+            .send()
+            .await
+            .expect("ingest answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Poll a task until it is COMPLETED or FAILED; panics after `deadline`.
+    pub async fn wait_terminal(&self, task_id: Uuid, deadline: Duration) -> Value {
+        let start = tokio::time::Instant::now();
+        loop {
+            let (status, task) = self.task(task_id).await;
+            assert_eq!(status, 200, "task {task_id} exists: {task}");
+            if matches!(task["status"].as_str(), Some("COMPLETED" | "FAILED")) {
+                return task;
+            }
+            assert!(
+                start.elapsed() < deadline,
+                "task {task_id} not finished within {deadline:?}: {task}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Messages ready in one of this system's queues.
+    pub async fn queue_depth(&self, queue: &str) -> u32 {
+        let connection = Connection::connect(&self.amqp_url, ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ reachable");
+        let channel = connection.create_channel().await.expect("channel");
+        let depth = channel
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions::default().passive(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("queue exists")
+            .message_count();
+        connection.close(200, "bye".into()).await.ok();
+        depth
+    }
+
+    /// Publish a raw message, as any client of the broker could.
+    pub async fn publish_raw(&self, exchange: &str, routing_key: &str, body: &[u8]) {
+        let connection = Connection::connect(&self.amqp_url, ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ reachable");
+        let channel = connection.create_channel().await.expect("channel");
+        channel
+            .confirm_select(Default::default())
+            .await
+            .expect("confirm mode");
+        imagepipe_shared::amqp::publish_confirmed(
+            &channel,
+            exchange,
+            routing_key,
+            &Uuid::new_v4().to_string(),
+            body,
+            FieldTable::default(),
+        )
+        .await
+        .expect("published");
+        connection.close(200, "bye".into()).await.ok();
+    }
+
+    /// Wait until `condition` holds, polling; panics after `deadline`.
+    pub async fn eventually<F, Fut>(&self, what: &str, deadline: Duration, mut condition: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let start = tokio::time::Instant::now();
+        while !condition().await {
+            assert!(
+                start.elapsed() < deadline,
+                "not within {deadline:?}: {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Rows in the outbox (jobs committed but not yet confirmed by the broker).
+    pub async fn outbox_len(&self) -> i64 {
+        self.count("SELECT count(*) AS n FROM outbox").await
+    }
+
+    /// Rows in the task table.
+    pub async fn task_count(&self) -> i64 {
+        self.count("SELECT count(*) AS n FROM tasks").await
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                sql,
+            ))
+            .await
+            .expect("query")
+            .expect("one row");
+        row.try_get("", "n").expect("a count")
+    }
+
+    /// `GET /health/ready`: status code and body.
+    pub async fn readiness(&self) -> (u16, Value) {
+        let response = self
+            .http
+            .get(self.url("/health/ready"))
+            .send()
+            .await
+            .expect("ingest answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Wait until a task reads PROCESSING.
+    pub async fn wait_processing(&self, task_id: Uuid, deadline: Duration) {
+        self.eventually("the task is PROCESSING", deadline, || async {
+            self.task(task_id).await.1["status"] == "PROCESSING"
+        })
+        .await;
+    }
+}
