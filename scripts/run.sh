@@ -27,10 +27,12 @@ target/release/migration up
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
-for svc in ingest processor result-writer; do
-  target/release/imagepipe-$svc &
-  pids+=($!)
-done
+target/release/imagepipe-ingest &
+pids+=($!)
+HEALTH_BIND=${PROCESSOR_HEALTH_BIND:-0.0.0.0:8081} target/release/imagepipe-processor &
+pids+=($!)
+HEALTH_BIND=${RESULT_WRITER_HEALTH_BIND:-0.0.0.0:8082} target/release/imagepipe-result-writer &
+pids+=($!)
 log "imagepipe is up: API http://localhost:8080/api/v1, Swagger UI http://localhost:8080/docs,"
 log "RabbitMQ console http://localhost:15672 (guest/guest). Ctrl-C stops the services."
 wait -n "${pids[@]}"

@@ -4,7 +4,14 @@
 //! Every network step has a timeout, so a broker that accepts TCP but never answers cannot
 //! hang a service. Broken channels are dropped and rebuilt on next use.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use backon::{ExponentialBuilder, Retryable};
 use futures::StreamExt;
@@ -242,6 +249,8 @@ pub struct ConsumerSpec<'a> {
     pub prefetch: u16,
     /// How long handlers in flight may finish after shutdown.
     pub grace: Duration,
+    /// Kept true while consuming, for readiness.
+    pub consuming: &'a AtomicBool,
 }
 
 /// Consume `queue` until `shutdown` fires, reconnecting whenever the connection drops.
@@ -263,6 +272,7 @@ where
         queue,
         prefetch,
         grace,
+        consuming,
     } = spec;
     let mut tasks = tokio::task::JoinSet::new();
     while !shutdown.is_cancelled() {
@@ -290,6 +300,7 @@ where
             }
         };
         tracing::info!(queue, "consuming");
+        consuming.store(true, Ordering::Relaxed);
         loop {
             tokio::select! {
                 next = consumer.next() => match next {
@@ -301,6 +312,7 @@ where
                 () = shutdown.cancelled() => break,
             }
         }
+        consuming.store(false, Ordering::Relaxed);
         // Let the handlers in flight finish: on shutdown within the grace period; after a
         // lost connection they fail fast (their acks cannot be sent; the broker requeues).
         let drained = async { while tasks.join_next().await.is_some() {} };

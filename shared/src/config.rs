@@ -51,6 +51,14 @@ pub struct AmqpConfig {
     pub retry_delays_ms: Vec<u64>,
 }
 
+/// Where a worker service serves `/health/live` and `/health/ready`.
+#[derive(Debug, Clone, Args)]
+pub struct HealthConfig {
+    /// Listen address of the health endpoints.
+    #[arg(long, env = "HEALTH_BIND", default_value = "0.0.0.0:8081")]
+    pub health_bind: String,
+}
+
 /// How a consumer stops.
 #[derive(Debug, Clone, Args)]
 pub struct ShutdownConfig {

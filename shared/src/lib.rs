@@ -5,6 +5,7 @@
 pub mod amqp;
 pub mod config;
 pub mod db;
+pub mod health;
 pub mod image_rules;
 pub mod keys;
 pub mod messages;

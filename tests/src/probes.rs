@@ -160,6 +160,25 @@ impl TestSystem {
         (status, response.json().await.expect("JSON body"))
     }
 
+    /// `GET /health/ready` of the processor or the result-writer (by port): its status code,
+    /// or 0 when it does not answer.
+    pub async fn worker_readiness(&self, port: u16) -> u16 {
+        self.http
+            .get(format!("http://127.0.0.1:{port}/health/ready"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_or(0, |r| r.status().as_u16())
+    }
+
+    /// Wait until a worker's readiness answers `status`.
+    pub async fn wait_worker_readiness(&self, port: u16, status: u16, what: &str) {
+        self.eventually(what, Duration::from_secs(60), || async {
+            self.worker_readiness(port).await == status
+        })
+        .await;
+    }
+
     /// Wait until a task reads PROCESSING.
     pub async fn wait_processing(&self, task_id: Uuid, deadline: Duration) {
         self.eventually("the task is PROCESSING", deadline, || async {

@@ -70,6 +70,17 @@ pub struct TestSystem {
     processor: Option<(CancellationToken, JoinHandle<()>)>,
     services: Vec<JoinHandle<()>>,
     cleaned: bool,
+    /// Ports of the processor's and the result-writer's health endpoints.
+    pub processor_health_port: u16,
+    pub result_writer_health_port: u16,
+}
+
+/// A port nobody listens on now (the OS picks it; the service binds it right after).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 impl TestSystem {
@@ -166,6 +177,7 @@ impl TestSystem {
         }
         .topology();
 
+        let result_writer_health_port = free_port();
         let writer_config = ResultWriterConfig::try_parse_from(
             args(&[
                 "result-writer",
@@ -173,6 +185,8 @@ impl TestSystem {
                 "1",
                 "--shutdown-grace-secs",
                 "10",
+                "--health-bind",
+                &format!("127.0.0.1:{result_writer_health_port}"),
             ])
             .into_iter()
             .chain(args(&[
@@ -217,6 +231,8 @@ impl TestSystem {
             processor: None,
             services,
             cleaned: false,
+            processor_health_port: free_port(),
+            result_writer_health_port,
         };
         system.start_ingest().await;
         if options.start_processor {
@@ -270,6 +286,8 @@ impl TestSystem {
             &self.options.max_attempts.to_string(),
             "--shutdown-grace-secs",
             "10",
+            "--health-bind",
+            &format!("127.0.0.1:{}", self.processor_health_port),
         ])
         .into_iter()
         .chain(self.broker_args.clone())
@@ -281,6 +299,10 @@ impl TestSystem {
     pub fn result_writer_args(&self) -> Vec<String> {
         args(&["--reaper-interval-secs", "1", "--shutdown-grace-secs", "10"])
             .into_iter()
+            .chain(args(&[
+                "--health-bind",
+                &format!("127.0.0.1:{}", self.result_writer_health_port),
+            ]))
             .chain(args(&[
                 "--task-timeout-secs",
                 &self.options.task_timeout_secs.to_string(),

@@ -74,7 +74,15 @@ async fn object_store_outage_within_the_retry_budget_completes_everything_with_r
     // Cut the object store while the jobs are in their simulated inference.
     system.wait_processing(tasks[0], DEADLINE).await;
     let proxy = system.s3_proxy.as_ref().unwrap();
+    let processor = system.processor_health_port;
+    system
+        .wait_worker_readiness(processor, 200, "processor ready")
+        .await;
     proxy.cut();
+    // The processor needs the object store: not ready while it is away.
+    system
+        .wait_worker_readiness(processor, 503, "processor not ready")
+        .await;
 
     // Meanwhile, an upload cannot be stored: a fast 503 with Retry-After, and nothing kept.
     let started = Instant::now();
@@ -92,6 +100,9 @@ async fn object_store_outage_within_the_retry_budget_completes_everything_with_r
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     proxy.restore();
+    system
+        .wait_worker_readiness(processor, 200, "processor ready again")
+        .await;
 
     let finals = account(&system, &tasks).await;
     for task in &finals {
@@ -174,6 +185,11 @@ async fn broker_cut_during_a_burst_keeps_uploads_accepted_and_everything_complet
             assert_eq!(body["checks"]["broker"], "degraded", "{body}");
         }
     }
+    // The processor needs the broker: not ready while it is away.
+    let processor = system.processor_health_port;
+    system
+        .wait_worker_readiness(processor, 503, "processor not ready")
+        .await;
     assert!(
         system.outbox_len().await > 0,
         "jobs wait in the outbox while the broker is away"
@@ -201,7 +217,15 @@ async fn database_cut_gives_503_then_recovers_and_the_result_writer_catches_up()
         tasks.push(system.upload_accepted(name, image(name)).await);
     }
     let proxy = system.db_proxy.as_ref().unwrap();
+    let writer = system.result_writer_health_port;
+    system
+        .wait_worker_readiness(writer, 200, "result-writer ready")
+        .await;
     proxy.cut();
+    // The result-writer needs the database: not ready while it is away.
+    system
+        .wait_worker_readiness(writer, 503, "result-writer not ready")
+        .await;
 
     // Uploads get a fast 503, and leave no object behind.
     let started = Instant::now();
@@ -228,6 +252,9 @@ async fn database_cut_gives_503_then_recovers_and_the_result_writer_catches_up()
     // Processing goes on; its events wait for the database.
     tokio::time::sleep(Duration::from_secs(3)).await;
     proxy.restore();
+    system
+        .wait_worker_readiness(writer, 200, "result-writer ready again")
+        .await;
 
     system
         .eventually("ingest ready again", DEADLINE, || async {

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use imagepipe_shared::{
-    config::{AmqpConfig, ShutdownConfig, StorageConfig, TelemetryConfig},
+    config::{AmqpConfig, HealthConfig, ShutdownConfig, StorageConfig, TelemetryConfig},
     image_rules::DecodeLimits,
 };
 
@@ -45,6 +45,9 @@ pub struct ProcessorConfig {
 
     #[command(flatten)]
     pub shutdown: ShutdownConfig,
+
+    #[command(flatten)]
+    pub health: HealthConfig,
 
     #[command(flatten)]
     pub telemetry: TelemetryConfig,

@@ -6,12 +6,12 @@ pub mod config;
 pub mod kernel;
 mod worker;
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::AtomicBool};
 
 use anyhow::Context;
 use backon::Retryable;
 use imagepipe_shared::{
-    amqp,
+    amqp, health,
     storage::{Storage, StorageError},
 };
 use tokio_util::sync::CancellationToken;
@@ -33,6 +33,21 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
         () = shutdown.cancelled() => return Ok(()),
     };
     let topology = config.amqp.topology();
+    // Ready while consuming and while the object store answers.
+    let consuming = Arc::new(AtomicBool::new(false));
+    let probe_storage = storage.clone();
+    let checks = vec![
+        health::Check::flag("broker", consuming.clone()),
+        health::Check::new("object_store", move || {
+            let storage = probe_storage.clone();
+            async move { storage.ping().await.is_ok() }
+        }),
+    ];
+    let health = tokio::spawn(health::serve(
+        config.health.health_bind.clone(),
+        checks,
+        shutdown.clone(),
+    ));
     let worker = Arc::new(Worker::new(&config, storage, topology.clone()));
     let spec = amqp::ConsumerSpec {
         url: &config.amqp.amqp_url,
@@ -41,12 +56,14 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
         queue: &topology.jobs_queue(),
         prefetch: config.processor_concurrency,
         grace: config.shutdown.grace(),
+        consuming: &consuming,
     };
     amqp::consume(spec, shutdown, move |delivery| {
         let worker = worker.clone();
         async move { worker.handle(delivery).await }
     })
     .await;
+    let _ = health.await;
     tracing::info!("processor stopped");
     Ok(())
 }

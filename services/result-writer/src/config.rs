@@ -1,7 +1,9 @@
 use std::time::Duration;
 
 use clap::Parser;
-use imagepipe_shared::config::{AmqpConfig, DatabaseConfig, ShutdownConfig, TelemetryConfig};
+use imagepipe_shared::config::{
+    AmqpConfig, DatabaseConfig, HealthConfig, ShutdownConfig, TelemetryConfig,
+};
 
 /// imagepipe result-writer: applies status events to the task table, fails dead-lettered
 /// jobs with their reason, and reaps tasks stuck past their deadline.
@@ -29,6 +31,9 @@ pub struct ResultWriterConfig {
 
     #[command(flatten)]
     pub shutdown: ShutdownConfig,
+
+    #[command(flatten)]
+    pub health: HealthConfig,
 
     #[command(flatten)]
     pub telemetry: TelemetryConfig,

@@ -8,11 +8,12 @@ mod handlers;
 pub mod reaper;
 pub mod transitions;
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::AtomicBool};
 
 use anyhow::Context;
 use backon::Retryable;
-use imagepipe_shared::{amqp, db};
+use imagepipe_shared::{amqp, db, health};
+use sea_orm::ConnectionTrait;
 use tokio_util::sync::CancellationToken;
 
 pub use config::ResultWriterConfig;
@@ -36,6 +37,23 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
         shutdown.clone(),
     ));
 
+    // Ready while both consumers run and the database answers.
+    let events_consuming = Arc::new(AtomicBool::new(false));
+    let dead_consuming = Arc::new(AtomicBool::new(false));
+    let probe_db = db.clone();
+    let checks = vec![
+        health::Check::flag("broker_events", events_consuming.clone()),
+        health::Check::flag("broker_dead_letters", dead_consuming.clone()),
+        health::Check::new("database", move || {
+            let db = probe_db.clone();
+            async move { db.execute_unprepared("SELECT 1").await.is_ok() }
+        }),
+    ];
+    let health = tokio::spawn(health::serve(
+        config.health.health_bind.clone(),
+        checks,
+        shutdown.clone(),
+    ));
     let reaper = tokio::spawn(reaper::run(
         db,
         config.task_timeout(),
@@ -52,6 +70,7 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
             queue: &events_queue,
             prefetch: config.prefetch,
             grace: config.shutdown.grace(),
+            consuming: &events_consuming,
         };
         amqp::consume(spec, shutdown.clone(), move |delivery| {
             let handlers = handlers.clone();
@@ -65,6 +84,7 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
         queue: &dead_letter_queue,
         prefetch: config.prefetch,
         grace: config.shutdown.grace(),
+        consuming: &dead_consuming,
     };
     let dead = amqp::consume(dead_spec, shutdown.clone(), move |delivery| {
         let handlers = handlers.clone();
@@ -72,6 +92,7 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
     });
     tokio::join!(events, dead);
     let _ = reaper.await;
+    let _ = health.await;
     tracing::info!("result-writer stopped");
     Ok(())
 }
