@@ -10,6 +10,7 @@
 //! `IMAGEPIPE_TEST_AMQP_URL`, `IMAGEPIPE_TEST_S3_ENDPOINT`. Set `TEST_LOG=1` to see the
 //! services' logs.
 
+mod cleanup;
 mod options;
 mod probes;
 mod process;

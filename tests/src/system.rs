@@ -8,10 +8,6 @@ use imagepipe_ingest::{Application, IngestConfig};
 use imagepipe_processor::ProcessorConfig;
 use imagepipe_result_writer::ResultWriterConfig;
 use imagepipe_shared::{storage::Storage, topology::Topology};
-use lapin::{
-    Connection, ConnectionProperties,
-    options::{ExchangeDeleteOptions, QueueDeleteOptions},
-};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tokio::task::JoinHandle;
@@ -58,18 +54,18 @@ pub struct TestSystem {
     pub s3_proxy: Option<FaultProxy>,
     pub amqp_proxy: Option<FaultProxy>,
     pub db_proxy: Option<FaultProxy>,
-    admin_url: String,
-    db_name: String,
+    pub(crate) admin_url: String,
+    pub(crate) db_name: String,
     pub(crate) amqp_url: String,
     /// Flags the services of this system get (broker, prefix, buckets, database...).
     broker_args: Vec<String>,
     storage_args: Vec<String>,
     db_args: Vec<String>,
-    shutdown: CancellationToken,
-    ingest: Option<(CancellationToken, JoinHandle<()>)>,
-    processor: Option<(CancellationToken, JoinHandle<()>)>,
-    services: Vec<JoinHandle<()>>,
-    cleaned: bool,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) ingest: Option<(CancellationToken, JoinHandle<()>)>,
+    pub(crate) processor: Option<(CancellationToken, JoinHandle<()>)>,
+    pub(crate) services: Vec<JoinHandle<()>>,
+    pub(crate) cleaned: bool,
     /// Ports of the processor's and the result-writer's health endpoints.
     pub processor_health_port: u16,
     pub result_writer_health_port: u16,
@@ -346,79 +342,5 @@ impl TestSystem {
             token.cancel();
             let _ = handle.await;
         }
-    }
-
-    /// Stop the services and delete the database, queues and exchanges of this system.
-    pub async fn cleanup(mut self) {
-        self.shutdown.cancel();
-        for (_, handle) in [self.processor.take(), self.ingest.take()]
-            .into_iter()
-            .flatten()
-        {
-            let _ = handle.await;
-        }
-        for handle in std::mem::take(&mut self.services) {
-            let _ = handle.await;
-        }
-        remove(
-            &self.admin_url,
-            &self.db_name,
-            &self.amqp_url,
-            &self.topology,
-        )
-        .await;
-        self.cleaned = true;
-    }
-}
-
-async fn remove(admin_url: &str, db_name: &str, amqp_url: &str, topology: &Topology) {
-    if let Ok(admin) = Database::connect(admin_url).await {
-        let _ = admin
-            .execute_unprepared(&format!(
-                "DROP DATABASE IF EXISTS \"{db_name}\" WITH (FORCE)"
-            ))
-            .await;
-        admin.close().await.ok();
-    }
-    if let Ok(connection) = Connection::connect(amqp_url, ConnectionProperties::default()).await {
-        if let Ok(channel) = connection.create_channel().await {
-            for queue in topology.all_queues() {
-                let _ = channel
-                    .queue_delete(queue.into(), QueueDeleteOptions::default())
-                    .await;
-            }
-            for exchange in topology.all_exchanges() {
-                let _ = channel
-                    .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
-                    .await;
-            }
-        }
-        connection.close(200, "bye".into()).await.ok();
-    }
-}
-
-impl Drop for TestSystem {
-    /// A test that panicked did not call `cleanup`: still remove what it made, from a thread
-    /// with its own runtime (the test's runtime is unwinding).
-    fn drop(&mut self) {
-        if self.cleaned {
-            return;
-        }
-        self.shutdown.cancel();
-        let (admin_url, db_name, amqp_url, topology) = (
-            self.admin_url.clone(),
-            self.db_name.clone(),
-            self.amqp_url.clone(),
-            self.topology.clone(),
-        );
-        let _ = std::thread::spawn(move || {
-            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                runtime.block_on(remove(&admin_url, &db_name, &amqp_url, &topology));
-            }
-        })
-        .join();
     }
 }
