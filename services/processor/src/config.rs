@@ -14,8 +14,9 @@ pub struct ProcessorConfig {
     #[arg(long, env = "PROCESSING_DELAY_MS", default_value_t = 5000)]
     pub processing_delay_ms: u64,
 
-    /// Jobs one processor works on at once (its prefetch). Pixel work itself runs on a pool
-    /// sized to the cores; the rest of a job's time is waiting.
+    /// Jobs one processor works on at once (its prefetch). Pixel work runs on tokio's
+    /// blocking pool (`spawn_blocking`), off the async runtime; the rest of a job's time is
+    /// waiting.
     #[arg(long, env = "PROCESSOR_CONCURRENCY", default_value_t = 8)]
     pub processor_concurrency: u16,
 
