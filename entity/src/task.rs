@@ -4,7 +4,8 @@ use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Where a task is in its life. Moves only forward:
-/// PENDING → PROCESSING → COMPLETED | FAILED (PENDING may fail directly, too).
+/// PENDING → PROCESSING → COMPLETED | FAILED | CANCELLED (PENDING may end directly, too).
+/// The one way back is an explicit retry of a FAILED task, which starts a new `run`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
 )]
@@ -19,11 +20,13 @@ pub enum TaskStatus {
     Completed,
     #[sea_orm(string_value = "FAILED")]
     Failed,
+    #[sea_orm(string_value = "CANCELLED")]
+    Cancelled,
 }
 
 impl TaskStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed)
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
 
     /// The statuses a task may still leave.
@@ -54,7 +57,17 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
+    /// When the task ended (COMPLETED, FAILED or CANCELLED).
     pub completed_at: Option<DateTimeUtc>,
+    /// Which run of the task this row describes: 0 at upload, +1 on every retry. Jobs and
+    /// events carry it, so a straggler from an earlier run cannot touch a newer one.
+    pub run: i32,
+    /// When the current run was queued (upload, or retry); the reaper's deadline counts from it.
+    pub queued_at: DateTimeUtc,
+    /// Owner id of the API key that created the task; `None` when authentication is off.
+    pub owner: Option<String>,
+    /// Where to POST the outcome when the task ends.
+    pub callback_url: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

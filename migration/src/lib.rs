@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_tasks;
 mod m20261128_000002_create_outbox;
+mod m20261128_000003_task_api;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_create_tasks::Migration),
             Box::new(m20261128_000002_create_outbox::Migration),
+            Box::new(m20261128_000003_task_api::Migration),
         ]
     }
 }

@@ -18,7 +18,10 @@ use futures::StreamExt;
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties,
     message::Delivery,
-    options::{BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions},
+    options::{
+        BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+        QueueBindOptions, QueueDeclareOptions,
+    },
     types::FieldTable,
 };
 use serde::Serialize;
@@ -326,6 +329,78 @@ where
             while tasks.join_next().await.is_some() {}
         }
         let _ = link.channel.close(200, "bye".into()).await;
+        let _ = link.connection.close(200, "bye".into()).await;
+    }
+}
+
+/// Hear every message broadcast on a fanout `exchange` until `shutdown` fires, through a
+/// private queue (server-named, exclusive, deleted with the connection), reconnecting when the
+/// connection drops. For notices that save work but lose nothing when missed (a message sent
+/// while this subscriber was away is simply never heard): no acks, no redelivery.
+pub async fn subscribe<H>(
+    url: &str,
+    name: &str,
+    topology: &Topology,
+    exchange: &str,
+    shutdown: CancellationToken,
+    handle: H,
+) where
+    H: Fn(Delivery),
+{
+    while !shutdown.is_cancelled() {
+        let Some(link) = Link::open_with_retry(url, name, topology, &shutdown).await else {
+            break;
+        };
+        let consumer = async {
+            let channel = timed(link.connection.create_channel()).await?;
+            let queue = timed(channel.queue_declare(
+                "".into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            ))
+            .await?;
+            timed(channel.queue_bind(
+                queue.name().clone(),
+                exchange.into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            ))
+            .await?;
+            timed(channel.basic_consume(
+                queue.name().clone(),
+                format!("{name}-{}", Uuid::new_v4()).into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            ))
+            .await
+        };
+        let mut consumer = match consumer.await {
+            Ok(consumer) => consumer,
+            Err(err) => {
+                tracing::warn!(%err, exchange, "cannot subscribe, reconnecting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        tracing::info!(exchange, "subscribed");
+        loop {
+            tokio::select! {
+                next = consumer.next() => match next {
+                    Some(Ok(delivery)) => handle(delivery),
+                    Some(Err(err)) => { tracing::warn!(%err, exchange, "subscription failed, reconnecting"); break; }
+                    None => { tracing::warn!(exchange, "subscription ended, reconnecting"); break; }
+                },
+                () = shutdown.cancelled() => break,
+            }
+        }
         let _ = link.connection.close(200, "bye".into()).await;
     }
 }

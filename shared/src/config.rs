@@ -146,6 +146,28 @@ impl StorageConfig {
     }
 }
 
+/// Completion webhooks: where they may go (ingest checks callback URLs at upload, the
+/// result-writer again before sending).
+#[derive(Debug, Clone, Args)]
+pub struct WebhookPolicyConfig {
+    /// Hosts that callback URLs may point at, comma-separated, each `host` or `host:port`
+    /// (`*.example.com` allows subdomains). Empty: callbacks are refused. A list, not a
+    /// deny-list, so the service cannot be aimed at internal addresses nobody thought of.
+    #[arg(
+        long,
+        env = "WEBHOOK_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub webhook_allowed_hosts: Vec<String>,
+}
+
+impl WebhookPolicyConfig {
+    pub fn policy(&self) -> crate::webhooks::CallbackPolicy {
+        crate::webhooks::CallbackPolicy::new(&self.webhook_allowed_hosts)
+    }
+}
+
 /// How the service logs.
 #[derive(Debug, Clone, Args)]
 pub struct TelemetryConfig {

@@ -13,3 +13,4 @@ pub mod shutdown;
 pub mod storage;
 pub mod telemetry;
 pub mod topology;
+pub mod webhooks;

@@ -29,6 +29,10 @@ pub struct JobMessage {
     pub original_key: String,
     /// Media type decided from the upload's bytes at ingest.
     pub content_type: String,
+    /// The task's run this job belongs to: 0 from the upload, one more for every retry asked
+    /// through the API. (Absent in messages from before retries existed: 0.)
+    #[serde(default)]
+    pub run: u32,
     /// 1 for the first try; grows by one on every retry. It travels in the body because newer
     /// RabbitMQ versions ignore a client-set `x-death` header.
     pub attempt: u32,
@@ -36,6 +40,11 @@ pub struct JobMessage {
 }
 
 impl JobMessage {
+    /// The job of a task's `run`.
+    pub fn for_run(self, run: u32) -> Self {
+        Self { run, ..self }
+    }
+
     pub fn new(task_id: Uuid, original_key: String, content_type: String) -> Self {
         Self {
             schema_version: SCHEMA_VERSION,
@@ -43,6 +52,7 @@ impl JobMessage {
             task_id,
             original_key,
             content_type,
+            run: 0,
             attempt: 1,
             enqueued_at: Utc::now(),
         }
@@ -122,6 +132,9 @@ pub struct StatusEvent {
     pub message_id: Uuid,
     pub task_id: Uuid,
     pub status: ReportedStatus,
+    /// The task run of the job this event is about (see [`JobMessage::run`]).
+    #[serde(default)]
+    pub run: u32,
     /// The job attempt this event is about.
     pub attempt: u32,
     /// Key of the result in the processed bucket, when COMPLETED.
@@ -138,11 +151,17 @@ impl StatusEvent {
             message_id: Uuid::now_v7(),
             task_id,
             status,
+            run: 0,
             attempt,
             result_key: None,
             failure: None,
             occurred_at: Utc::now(),
         }
+    }
+
+    /// The same event, about the task's `run`.
+    pub fn in_run(self, run: u32) -> Self {
+        Self { run, ..self }
     }
 
     pub fn processing(task_id: Uuid, attempt: u32) -> Self {
@@ -160,6 +179,27 @@ impl StatusEvent {
         Self {
             failure: Some(failure),
             ..Self::new(task_id, attempt, ReportedStatus::Failed)
+        }
+    }
+}
+
+/// A client cancelled a task: processors skip its job or stop working on it. Broadcast to
+/// every processor; the database is the truth, this only saves the work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelMessage {
+    pub schema_version: u32,
+    pub message_id: Uuid,
+    pub task_id: Uuid,
+    pub cancelled_at: DateTime<Utc>,
+}
+
+impl CancelMessage {
+    pub fn new(task_id: Uuid) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            message_id: Uuid::now_v7(),
+            task_id,
+            cancelled_at: Utc::now(),
         }
     }
 }
@@ -198,6 +238,18 @@ mod tests {
         let job = JobMessage::new(Uuid::new_v4(), "k".into(), "image/png".into());
         let body = serde_json::to_vec(&job).unwrap();
         assert_eq!(decode::<JobMessage>(&body).unwrap(), job);
+    }
+
+    #[test]
+    fn messages_from_before_runs_existed_read_as_run_zero() {
+        let mut body = serde_json::to_value(
+            JobMessage::new(Uuid::new_v4(), "k".into(), "image/png".into()).for_run(3),
+        )
+        .unwrap();
+        assert_eq!(body["run"], 3);
+        body.as_object_mut().unwrap().remove("run");
+        let job: JobMessage = decode(&serde_json::to_vec(&body).unwrap()).unwrap();
+        assert_eq!(job.run, 0);
     }
 
     #[test]

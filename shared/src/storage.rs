@@ -176,6 +176,15 @@ impl Storage {
         Ok(storage)
     }
 
+    /// The buckets, without touching the network: for a service that only reads or deletes
+    /// objects others wrote, and must start (and stay ready) while the object store is away.
+    pub fn open(config: &StorageConfig) -> Result<Self, StorageError> {
+        Ok(Self {
+            uploads: s3_bucket(config, &config.uploads_bucket)?,
+            processed: s3_bucket(config, &config.processed_bucket)?,
+        })
+    }
+
     /// Both buckets in memory, for unit tests.
     pub fn in_memory() -> Self {
         let bucket = |name: &str| Bucket {

@@ -9,6 +9,8 @@
 //!  processors ──▶ {p}.events (direct) ──▶ {p}.events [quorum]         ▼
 //!                                           ◀── result-writer    {p}.parking ──▶ {p}.parked
 //!                                                                (kept for inspection/re-drive)
+//!
+//!  ingest ──▶ {p}.cancellations (fanout) ──▶ one private queue per processor
 //! ```
 //!
 //! Queue arguments cannot change on a live queue (RabbitMQ answers 406 on redeclare), so a
@@ -78,6 +80,10 @@ impl Topology {
     pub fn parked_queue(&self) -> String {
         format!("{}.parked", self.prefix)
     }
+    /// Cancellations are broadcast: every processor hears of each one.
+    pub fn cancellations_exchange(&self) -> String {
+        format!("{}.cancellations", self.prefix)
+    }
 
     /// The retry delays, shortest first.
     pub fn retry_delays(&self) -> &[Duration] {
@@ -126,6 +132,7 @@ impl Topology {
             self.retry_exchange(),
             self.dead_letter_exchange(),
             self.parking_exchange(),
+            self.cancellations_exchange(),
         ]
     }
 
@@ -141,6 +148,7 @@ impl Topology {
             (self.retry_exchange(), ExchangeKind::Direct),
             (self.dead_letter_exchange(), ExchangeKind::Fanout),
             (self.parking_exchange(), ExchangeKind::Fanout),
+            (self.cancellations_exchange(), ExchangeKind::Fanout),
         ] {
             channel
                 .exchange_declare(name.into(), kind, durable, FieldTable::default())

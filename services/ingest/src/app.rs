@@ -17,7 +17,10 @@ use poem::{
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::{api, backlog::Backlog, config::IngestConfig, error::Problem, outbox, state::AppState};
+use crate::{
+    api, auth::ApiKeys, backlog::Backlog, config::IngestConfig, error::Problem, outbox,
+    state::AppState,
+};
 
 /// A bound, connected ingest, ready to serve.
 pub struct Application {
@@ -60,6 +63,8 @@ impl Application {
             .context("listener has no socket address")?;
         let backlog = Arc::new(Backlog::new(config.max_backlog));
         let state = AppState {
+            api_keys: Arc::new(ApiKeys::new(&config.api_keys)),
+            callbacks: Arc::new(config.webhooks.policy()),
             backlog,
             config: Arc::new(config),
             db,

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use imagepipe_shared::{
-    config::{AmqpConfig, DatabaseConfig, StorageConfig, TelemetryConfig},
+    config::{AmqpConfig, DatabaseConfig, StorageConfig, TelemetryConfig, WebhookPolicyConfig},
     image_rules::DecodeLimits,
 };
 
@@ -41,6 +41,25 @@ pub struct IngestConfig {
     #[arg(long, env = "MAX_BACKLOG", default_value_t = 10_000)]
     pub max_backlog: u64,
 
+    /// API keys that may use the API, comma-separated. Empty (the default, for local use):
+    /// no authentication. Set: every endpoint but health and docs needs one in `X-API-Key`,
+    /// and each key sees and acts on only its own tasks.
+    #[arg(
+        long,
+        env = "API_KEYS",
+        value_delimiter = ',',
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub api_keys: Vec<String>,
+
+    /// How long an `Idempotency-Key` is remembered, in seconds.
+    #[arg(long, env = "IDEMPOTENCY_TTL_SECS", default_value_t = 24 * 3600)]
+    pub idempotency_ttl_secs: u64,
+
+    #[command(flatten)]
+    pub webhooks: WebhookPolicyConfig,
+
     #[command(flatten)]
     pub database: DatabaseConfig,
 
@@ -64,6 +83,10 @@ impl IngestConfig {
 
     pub fn download_url_ttl(&self) -> Duration {
         Duration::from_secs(self.download_url_ttl_secs)
+    }
+
+    pub fn idempotency_ttl(&self) -> Duration {
+        Duration::from_secs(self.idempotency_ttl_secs)
     }
 
     pub fn outbox_poll(&self) -> Duration {

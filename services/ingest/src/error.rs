@@ -31,6 +31,24 @@ pub enum ApiError {
     InvalidTaskId(String),
     #[error("no task with id {0}")]
     TaskNotFound(Uuid),
+    #[error("task {0} was deleted after its retention period")]
+    TaskExpired(Uuid),
+    #[error("task {id} is already {status} and cannot be cancelled")]
+    TaskNotCancellable { id: Uuid, status: String },
+    #[error("task {id} is {status}; only a FAILED task can be retried")]
+    TaskNotRetryable { id: Uuid, status: String },
+    #[error("a valid API key is required in the X-API-Key header")]
+    Unauthorized,
+    #[error("the Idempotency-Key header must be 1 to 255 characters, without control characters")]
+    InvalidIdempotencyKey,
+    #[error("this Idempotency-Key was already used with a different file")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still being processed; retry shortly")]
+    IdempotencyKeyInUse,
+    #[error("{0}")]
+    CallbackRejected(String),
+    #[error("the cursor is not one this API returned")]
+    InvalidCursor,
     #[error("the object store is unavailable")]
     StorageUnavailable(#[source] anyhow::Error),
     #[error("too much work is waiting ({waiting} jobs); try again later")]
@@ -60,12 +78,21 @@ pub struct Problem {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingFile | Self::InvalidRequest(_) | Self::InvalidTaskId(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            Self::EmptyFile | Self::ImageTooLarge(_) | Self::UndecodableImage(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Self::MissingFile
+            | Self::InvalidRequest(_)
+            | Self::InvalidTaskId(_)
+            | Self::InvalidIdempotencyKey
+            | Self::InvalidCursor => StatusCode::BAD_REQUEST,
+            Self::EmptyFile
+            | Self::ImageTooLarge(_)
+            | Self::UndecodableImage(_)
+            | Self::IdempotencyKeyReused
+            | Self::CallbackRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::TaskExpired(_) => StatusCode::GONE,
+            Self::TaskNotCancellable { .. }
+            | Self::TaskNotRetryable { .. }
+            | Self::IdempotencyKeyInUse => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TaskNotFound(_) => StatusCode::NOT_FOUND,
@@ -87,6 +114,15 @@ impl ApiError {
             Self::InvalidRequest(_) => "invalid_request",
             Self::InvalidTaskId(_) => "invalid_task_id",
             Self::TaskNotFound(_) => "task_not_found",
+            Self::TaskExpired(_) => "task_expired",
+            Self::TaskNotCancellable { .. } => "task_not_cancellable",
+            Self::TaskNotRetryable { .. } => "task_not_retryable",
+            Self::Unauthorized => "unauthorized",
+            Self::InvalidIdempotencyKey => "invalid_idempotency_key",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::IdempotencyKeyInUse => "idempotency_key_in_use",
+            Self::CallbackRejected(_) => "callback_not_allowed",
+            Self::InvalidCursor => "invalid_cursor",
             Self::StorageUnavailable(_) => "storage_unavailable",
             Self::DatabaseUnavailable(_) => "database_unavailable",
             Self::Overloaded { .. } => "overloaded",

@@ -4,9 +4,11 @@
 
 mod api;
 pub mod app;
+mod auth;
 mod backlog;
 pub mod config;
 mod error;
+mod idempotency;
 mod outbox;
 mod state;
 mod tasks_repo;

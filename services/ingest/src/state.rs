@@ -6,7 +6,9 @@ use imagepipe_shared::{amqp::Publisher, storage::Storage};
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
-use crate::config::IngestConfig;
+use imagepipe_shared::webhooks::CallbackPolicy;
+
+use crate::{auth::ApiKeys, config::IngestConfig};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -18,4 +20,8 @@ pub struct AppState {
     pub backlog: Arc<crate::backlog::Backlog>,
     /// Wakes the outbox relay after an upload commits.
     pub relay_wakeup: Arc<Notify>,
+    /// Who may call the API (empty: anyone).
+    pub api_keys: Arc<ApiKeys>,
+    /// Where completion webhooks may go.
+    pub callbacks: Arc<CallbackPolicy>,
 }

@@ -24,7 +24,13 @@ use crate::error::ApiError;
 pub struct UploadForm {
     /// The image: JPEG, PNG, WebP, GIF, BMP or TIFF, decided from its bytes.
     file: Upload,
+    /// Optional URL that receives a signed JSON POST when the task ends (COMPLETED, FAILED or
+    /// CANCELLED). Its host must be on the server's allow-list (`WEBHOOK_ALLOWED_HOSTS`).
+    callback_url: Option<String>,
 }
+
+/// Longest accepted `callback_url`.
+const MAX_CALLBACK_URL_LEN: usize = 2048;
 
 /// The multipart body of an upload, not yet read.
 pub struct UploadBody(Multipart);
@@ -67,43 +73,73 @@ pub struct UploadedFile {
     pub bytes: Bytes,
 }
 
+/// Everything the form carried.
+#[derive(Debug)]
+pub struct UploadedForm {
+    pub file: UploadedFile,
+    pub callback_url: Option<String>,
+}
+
 impl UploadBody {
-    /// Find the field `file` and read it, failing with 413 as soon as it passes `limit`.
-    /// Fields before it are skipped (their bytes count against nothing: poem discards them
-    /// as it looks for the next field).
-    pub async fn read_file(mut self, limit: u64) -> Result<UploadedFile, ApiError> {
+    /// Read the form: the field `file`, failing with 413 as soon as it passes `limit`, and
+    /// `callback_url` if present. Other fields are skipped (poem discards their bytes as it
+    /// looks for the next field).
+    pub async fn read_form(mut self, limit: u64) -> Result<UploadedForm, ApiError> {
         let invalid = |e: poem::error::ParseMultipartError| ApiError::InvalidRequest(e.to_string());
+        let mut file = None;
+        let mut callback_url = None;
         while let Some(field) = self.0.next_field().await.map_err(invalid)? {
-            if field.name() != Some("file") {
-                continue;
-            }
-            let file_name = field.file_name().map(sanitize_file_name);
-            let mut reader = field.into_async_read();
-            let mut buffer = BytesMut::with_capacity(64 * 1024);
-            loop {
-                // Never ask for more than one byte past the limit.
-                let room = (limit + 1)
-                    .saturating_sub(buffer.len() as u64)
-                    .min(64 * 1024) as usize;
-                buffer.reserve(room);
-                let mut chunk = (&mut reader).take(room as u64);
-                let read = chunk
-                    .read_buf(&mut buffer)
-                    .await
-                    .map_err(|e| ApiError::InvalidRequest(format!("reading the upload: {e}")))?;
-                if buffer.len() as u64 > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
+            match field.name() {
+                Some("file") if file.is_none() => {
+                    let file_name = field.file_name().map(sanitize_file_name);
+                    let bytes = read_limited(field, limit).await?;
+                    file = Some(UploadedFile { file_name, bytes });
                 }
-                if read == 0 {
-                    break;
+                Some("callback_url") => {
+                    let bytes = read_limited(field, MAX_CALLBACK_URL_LEN as u64)
+                        .await
+                        .map_err(|e| match e {
+                            ApiError::PayloadTooLarge { .. } => ApiError::CallbackRejected(
+                                format!("callback_url is longer than {MAX_CALLBACK_URL_LEN} bytes"),
+                            ),
+                            other => other,
+                        })?;
+                    let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                        ApiError::CallbackRejected("callback_url is not UTF-8 text".into())
+                    })?;
+                    callback_url = Some(text).filter(|t| !t.trim().is_empty());
                 }
+                _ => {}
             }
-            return Ok(UploadedFile {
-                file_name,
-                bytes: buffer.freeze(),
-            });
         }
-        Err(ApiError::MissingFile)
+        Ok(UploadedForm {
+            file: file.ok_or(ApiError::MissingFile)?,
+            callback_url,
+        })
+    }
+}
+
+/// Read one field whole, failing with 413 the moment it passes `limit`.
+async fn read_limited(field: poem::web::Field, limit: u64) -> Result<Bytes, ApiError> {
+    let mut reader = field.into_async_read();
+    let mut buffer = BytesMut::with_capacity(64 * 1024);
+    loop {
+        // Never ask for more than one byte past the limit.
+        let room = (limit + 1)
+            .saturating_sub(buffer.len() as u64)
+            .min(64 * 1024) as usize;
+        buffer.reserve(room);
+        let mut chunk = (&mut reader).take(room as u64);
+        let read = chunk
+            .read_buf(&mut buffer)
+            .await
+            .map_err(|e| ApiError::InvalidRequest(format!("reading the upload: {e}")))?;
+        if buffer.len() as u64 > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        if read == 0 {
+            return Ok(buffer.freeze());
+        }
     }
 }
 

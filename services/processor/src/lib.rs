@@ -2,6 +2,7 @@
 //! async runtime, waits the simulated inference delay, uploads the result and reports status
 //! events. It never touches PostgreSQL.
 
+mod cancellations;
 pub mod config;
 pub mod kernel;
 mod worker;
@@ -12,6 +13,7 @@ use anyhow::Context;
 use backon::Retryable;
 use imagepipe_shared::{
     amqp, health,
+    messages::{self, CancelMessage},
     storage::{Storage, StorageError},
 };
 use tokio_util::sync::CancellationToken;
@@ -48,7 +50,39 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
         checks,
         shutdown.clone(),
     ));
-    let worker = Arc::new(Worker::new(&config, storage, topology.clone()));
+    let cancellations = Arc::new(cancellations::Cancellations::default());
+    let listener = {
+        let (url, topology, cancellations) = (
+            config.amqp.amqp_url.clone(),
+            topology.clone(),
+            cancellations.clone(),
+        );
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let exchange = topology.cancellations_exchange();
+            amqp::subscribe(
+                &url,
+                "imagepipe-processor-cancellations",
+                &topology,
+                &exchange,
+                shutdown,
+                |delivery| match messages::decode::<CancelMessage>(&delivery.data) {
+                    Ok(notice) => {
+                        tracing::info!(task_id = %notice.task_id, "cancellation heard");
+                        cancellations.cancel(notice.task_id);
+                    }
+                    Err(err) => tracing::warn!(%err, "unusable cancellation notice, ignored"),
+                },
+            )
+            .await;
+        })
+    };
+    let worker = Arc::new(Worker::new(
+        &config,
+        storage,
+        topology.clone(),
+        cancellations,
+    ));
     let spec = amqp::ConsumerSpec {
         url: &config.amqp.amqp_url,
         name: "imagepipe-processor",
@@ -63,6 +97,7 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
         async move { worker.handle(delivery).await }
     })
     .await;
+    let _ = listener.await;
     let _ = health.await;
     tracing::info!("processor stopped");
     Ok(())

@@ -4,7 +4,7 @@
 //! broker: a processor that dies anywhere before that leaves the job unacked, and the broker
 //! delivers it again. Keys are deterministic, so a second run overwrites the same object.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use imagepipe_shared::{
@@ -20,9 +20,11 @@ use lapin::{
     options::{BasicAckOptions, BasicNackOptions},
     types::{AMQPValue, FieldTable, LongString},
 };
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
+    cancellations::Cancellations,
     config::ProcessorConfig,
     kernel::{self, KernelError},
 };
@@ -35,6 +37,7 @@ pub struct Worker {
     max_attempts: u32,
     limits: DecodeLimits,
     crash_on_task: Option<uuid::Uuid>,
+    cancellations: Arc<Cancellations>,
 }
 
 /// How one attempt ended, when not with a result.
@@ -80,7 +83,12 @@ impl From<KernelError> for JobError {
 }
 
 impl Worker {
-    pub fn new(config: &ProcessorConfig, storage: Storage, topology: Topology) -> Self {
+    pub fn new(
+        config: &ProcessorConfig,
+        storage: Storage,
+        topology: Topology,
+        cancellations: Arc<Cancellations>,
+    ) -> Self {
         Self {
             storage,
             publisher: Publisher::new(
@@ -93,6 +101,7 @@ impl Worker {
             max_attempts: config.max_attempts,
             limits: config.decode_limits(),
             crash_on_task: config.crash_on_task,
+            cancellations,
         }
     }
 
@@ -116,11 +125,21 @@ impl Worker {
             tracing::error!("IMAGEPIPE_TEST_CRASH_ON_TASK matches: aborting the process");
             std::process::abort();
         }
-        let outcome = match self.process(&job).await {
-            Ok(result_key) => {
+        let Some(running) = self.cancellations.start(job.task_id) else {
+            tracing::info!("task was cancelled, skipping its job");
+            return ack(delivery).await;
+        };
+        let outcome = match self.process(&job, &running.token).await {
+            Ok(Some(result_key)) => {
                 tracing::info!(result_key, "completed");
-                self.report(StatusEvent::completed(job.task_id, job.attempt, result_key))
-                    .await
+                self.report(
+                    StatusEvent::completed(job.task_id, job.attempt, result_key).in_run(job.run),
+                )
+                .await
+            }
+            Ok(None) => {
+                tracing::info!("task was cancelled, stopped working on it");
+                Ok(())
             }
             Err(JobError::Permanent(failure)) => {
                 tracing::warn!(
@@ -128,7 +147,7 @@ impl Worker {
                     message = failure.message,
                     "failed"
                 );
-                self.report(StatusEvent::failed(job.task_id, job.attempt, failure))
+                self.report(StatusEvent::failed(job.task_id, job.attempt, failure).in_run(job.run))
                     .await
             }
             Err(JobError::Transient { code, message }) => {
@@ -146,31 +165,47 @@ impl Worker {
         }
     }
 
-    /// One attempt: the result's key when it is stored.
-    async fn process(&self, job: &JobMessage) -> Result<String, JobError> {
-        self.report(StatusEvent::processing(job.task_id, job.attempt))
-            .await?;
-        let original = self.storage.uploads.get_file(&job.original_key).await?;
+    /// One attempt: the result's key when it is stored, `None` if the task was cancelled
+    /// before the result was ready (then nothing is stored).
+    async fn process(
+        &self,
+        job: &JobMessage,
+        cancelled: &CancellationToken,
+    ) -> Result<Option<String>, JobError> {
+        let work = async {
+            self.report(StatusEvent::processing(job.task_id, job.attempt).in_run(job.run))
+                .await?;
+            let original = self.storage.uploads.get_file(&job.original_key).await?;
 
-        let limits = self.limits;
-        let processed = tokio::task::spawn_blocking(move || kernel::grayscale(&original, limits))
-            .await
-            .map_err(|e| {
-                JobError::Permanent(TaskFailure {
-                    code: ErrorCode::ProcessingFailed,
-                    message: format!("image processing crashed: {e}"),
-                })
-            })??;
+            let limits = self.limits;
+            let processed =
+                tokio::task::spawn_blocking(move || kernel::grayscale(&original, limits))
+                    .await
+                    .map_err(|e| {
+                        JobError::Permanent(TaskFailure {
+                            code: ErrorCode::ProcessingFailed,
+                            message: format!("image processing crashed: {e}"),
+                        })
+                    })??;
 
-        // Stands in for model inference: a timer, holding no thread.
-        tokio::time::sleep(self.delay).await;
+            // Stands in for model inference: a timer, holding no thread.
+            tokio::time::sleep(self.delay).await;
+            Ok::<_, JobError>(processed)
+        };
+        // A cancellation stops the work up to here. (Pixel work already on the blocking pool
+        // finishes there, but its result is dropped.) From the upload on, the result is kept
+        // and reported: the result-writer drops it if the task was cancelled meanwhile.
+        let processed = tokio::select! {
+            processed = work => processed?,
+            () = cancelled.cancelled() => return Ok(None),
+        };
 
         let key = keys::result_key(job.task_id, processed.extension);
         self.storage
             .processed
             .upload_file(&key, Bytes::from(processed.bytes), processed.content_type)
             .await?;
-        Ok(key)
+        Ok(Some(key))
     }
 
     async fn report(&self, event: StatusEvent) -> Result<(), AmqpError> {

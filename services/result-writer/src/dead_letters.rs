@@ -18,8 +18,13 @@ use uuid::Uuid;
 pub enum Verdict {
     /// A status event that could not be applied in time: apply it after all.
     Event(StatusEvent),
-    /// Fail this task with this reason.
-    Fail { task_id: Uuid, failure: TaskFailure },
+    /// Fail this task with this reason: in its run `run`, or whatever run it is in when the
+    /// message is too broken to say.
+    Fail {
+        task_id: Uuid,
+        run: Option<u32>,
+        failure: TaskFailure,
+    },
     /// Nothing to fail (no task id can be read): only park it.
     ParkOnly { reason: String },
 }
@@ -34,11 +39,16 @@ pub fn judge(delivery: &Delivery) -> Verdict {
     match messages::decode::<JobMessage>(&delivery.data) {
         Ok(job) => Verdict::Fail {
             task_id: job.task_id,
+            run: Some(job.run),
             failure,
         },
         // Unreadable as a job, but maybe it still names its task.
         Err(_) => match loose_task_id(&delivery.data) {
-            Some(task_id) => Verdict::Fail { task_id, failure },
+            Some(task_id) => Verdict::Fail {
+                task_id,
+                run: None,
+                failure,
+            },
             None => Verdict::ParkOnly {
                 reason: failure.message,
             },

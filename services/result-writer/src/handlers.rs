@@ -8,7 +8,12 @@ use std::future::Future;
 
 use backon::Retryable;
 use chrono::Utc;
-use imagepipe_shared::{amqp::Publisher, messages, topology::Topology};
+use imagepipe_shared::{
+    amqp::Publisher,
+    messages::{self, ReportedStatus},
+    storage::Storage,
+    topology::Topology,
+};
 use lapin::{
     message::Delivery,
     options::{BasicAckOptions, BasicNackOptions},
@@ -24,6 +29,7 @@ use crate::{
 
 pub struct Handlers {
     db: DatabaseConnection,
+    storage: Storage,
     publisher: Publisher,
     topology: Topology,
     shutdown: CancellationToken,
@@ -32,12 +38,14 @@ pub struct Handlers {
 impl Handlers {
     pub fn new(
         db: DatabaseConnection,
+        storage: Storage,
         config: &ResultWriterConfig,
         topology: Topology,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
             db,
+            storage,
             publisher: Publisher::new(
                 config.amqp.amqp_url.clone(),
                 "imagepipe-result-writer-publisher",
@@ -77,9 +85,42 @@ impl Handlers {
         match applied {
             Some(applied) => {
                 tracing::info!(task_id = %event.task_id, status = ?event.status, ?applied, "status event");
+                if applied == Applied::Ignored {
+                    self.drop_late_result(&event).await;
+                }
                 settle(&delivery, Settle::Ack).await;
             }
             None => settle(&delivery, Settle::Requeue).await,
+        }
+    }
+
+    /// A result that arrived for a task that can no longer take it (cancelled, or deleted):
+    /// delete its object so nothing unreachable is left in the bucket.
+    async fn drop_late_result(&self, event: &messages::StatusEvent) {
+        let (ReportedStatus::Completed, Some(key)) = (event.status, &event.result_key) else {
+            return;
+        };
+        let Some(true) = self
+            .persist(|| transitions::result_is_orphan(&self.db, event.task_id))
+            .await
+        else {
+            return;
+        };
+        let delete = || self.storage.processed.delete(key);
+        let deleted = delete
+            .retry(
+                imagepipe_shared::amqp::reconnect_backoff()
+                    .with_max_times(5)
+                    .with_max_delay(std::time::Duration::from_secs(2)),
+            )
+            .await;
+        match deleted {
+            Ok(()) => {
+                tracing::info!(task_id = %event.task_id, key, "deleted the late result of a cancelled task")
+            }
+            Err(err) => {
+                tracing::warn!(task_id = %event.task_id, key, %err, "cannot delete the late result of a cancelled task")
+            }
         }
     }
 
@@ -98,10 +139,14 @@ impl Handlers {
                     event.status
                 )
             }
-            Verdict::Fail { task_id, failure } => {
+            Verdict::Fail {
+                task_id,
+                run,
+                failure,
+            } => {
                 let now = Utc::now();
                 let Some(applied) = self
-                    .persist(|| transitions::fail(&self.db, *task_id, failure, now, None))
+                    .persist(|| transitions::fail(&self.db, *task_id, *run, failure, now, None))
                     .await
                 else {
                     return settle(&delivery, Settle::Requeue).await;

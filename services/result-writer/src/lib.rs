@@ -1,18 +1,24 @@
-//! The result-writer: the one writer of task status after creation. It applies status
-//! events, fails the tasks of dead-lettered jobs (then parks the jobs), and reaps tasks left
-//! unfinished past their deadline.
+//! The result-writer: the writer of task status after creation (besides ingest's cancel and
+//! retry). It applies status events, fails the tasks of dead-lettered jobs (then parks the
+//! jobs), reaps tasks left unfinished past their deadline, delivers completion webhooks, and
+//! deletes tasks past their retention age.
 
 pub mod config;
 pub mod dead_letters;
 mod handlers;
 pub mod reaper;
+pub mod retention;
 pub mod transitions;
+pub mod webhooks;
 
-use std::sync::{Arc, atomic::AtomicBool};
+use std::{
+    sync::{Arc, atomic::AtomicBool},
+    time::Duration,
+};
 
 use anyhow::Context;
 use backon::Retryable;
-use imagepipe_shared::{amqp, db, health};
+use imagepipe_shared::{amqp, db, health, storage::Storage};
 use sea_orm::ConnectionTrait;
 use tokio_util::sync::CancellationToken;
 
@@ -29,9 +35,13 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
             db.context("cannot connect to the database")?,
         () = shutdown.cancelled() => return Ok(()),
     };
+    // Only to delete objects (late results of cancelled tasks, expired tasks): opened without
+    // touching the network, so an absent object store delays deletions, never status updates.
+    let storage = Storage::open(&config.storage).context("invalid object store settings")?;
     let topology = config.amqp.topology();
     let handlers = Arc::new(Handlers::new(
         db.clone(),
+        storage.clone(),
         &config,
         topology.clone(),
         shutdown.clone(),
@@ -55,11 +65,31 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
         shutdown.clone(),
     ));
     let reaper = tokio::spawn(reaper::run(
-        db,
+        db.clone(),
         config.task_timeout(),
         config.reaper_interval(),
         shutdown.clone(),
     ));
+    let dispatcher = match webhooks::Dispatcher::new(db.clone(), &config)? {
+        Some(dispatcher) => Some(tokio::spawn(dispatcher.run(shutdown.clone()))),
+        None => {
+            if config.webhooks.policy().is_enabled() {
+                tracing::warn!(
+                    "WEBHOOK_ALLOWED_HOSTS is set but WEBHOOK_SECRET is not: webhooks wait unsent until it is"
+                );
+            }
+            None
+        }
+    };
+    let retention = config.retention().map(|age| {
+        tokio::spawn(retention::run(
+            db,
+            storage,
+            age,
+            Duration::from_secs(config.retention_interval_secs.max(1)),
+            shutdown.clone(),
+        ))
+    });
     let (events_queue, dead_letter_queue) = (topology.events_queue(), topology.dead_letter_queue());
     let events = {
         let handlers = handlers.clone();
@@ -92,6 +122,9 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
     });
     tokio::join!(events, dead);
     let _ = reaper.await;
+    for job in [dispatcher, retention].into_iter().flatten() {
+        let _ = job.await;
+    }
     let _ = health.await;
     tracing::info!("result-writer stopped");
     Ok(())

@@ -2,12 +2,15 @@
 
 use bytes::Bytes;
 use imagepipe_shared::{image_rules, keys};
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, payload::Json};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::ApiTags;
 use crate::{
+    auth::{Auth, Scope},
     error::{ApiError, Problem, RETRY_AFTER_SECS},
+    idempotency::{self, Claim},
     state::AppState,
     tasks_repo::{self, NewTask},
     upload::UploadBody,
@@ -19,6 +22,7 @@ pub struct AnalyzeApi {
 
 /// The upload was accepted; the work happens in the background.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Accepted {
     /// Poll `GET /api/v1/tasks/{task_id}` for the outcome.
     pub task_id: Uuid,
@@ -27,8 +31,21 @@ pub struct Accepted {
     pub status: String,
 }
 
-fn processing_literal() -> String {
-    "processing".to_owned()
+impl Accepted {
+    pub fn processing(task_id: Uuid) -> Self {
+        Self {
+            task_id,
+            status: "processing".to_owned(),
+        }
+    }
+}
+
+impl poem_openapi::types::Example for Accepted {
+    fn example() -> Self {
+        Self::processing(
+            Uuid::parse_str("0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b").unwrap_or_default(),
+        )
+    }
 }
 
 #[derive(ApiResponse)]
@@ -38,9 +55,15 @@ pub enum AnalyzeResponse {
     #[oai(status = 202)]
     Accepted(Json<Accepted>, #[oai(header = "Location")] String),
     /// The request is not a multipart form with a `file` field (`missing_file`,
-    /// `invalid_request`).
+    /// `invalid_request`), or the `Idempotency-Key` is malformed (`invalid_idempotency_key`).
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
+    /// An API key is required and none valid was given (`unauthorized`).
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// A request with the same `Idempotency-Key` is still running (`idempotency_key_in_use`).
+    #[oai(status = 409, content_type = "application/problem+json")]
+    Conflict(Json<Problem>),
     /// The file is larger than the upload limit (`payload_too_large`).
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
@@ -48,7 +71,9 @@ pub enum AnalyzeResponse {
     #[oai(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Json<Problem>),
     /// The file is empty (`empty_file`), over the pixel limits (`image_too_large`), or its
-    /// header cannot be read (`undecodable_image`).
+    /// header cannot be read (`undecodable_image`); the `Idempotency-Key` was used before
+    /// with a different file (`idempotency_key_reused`); or the `callback_url` is not allowed
+    /// (`callback_not_allowed`).
     #[oai(status = 422, content_type = "application/problem+json")]
     Unprocessable(Json<Problem>),
     /// The object store or the database is unavailable, or too much work is waiting; nothing
@@ -66,6 +91,8 @@ impl From<ApiError> for AnalyzeResponse {
         let problem = Json(err.problem());
         match err.status().as_u16() {
             400 => Self::BadRequest(problem),
+            401 => Self::Unauthorized(problem),
+            409 => Self::Conflict(problem),
             413 => Self::PayloadTooLarge(problem),
             415 => Self::UnsupportedMediaType(problem),
             422 => Self::Unprocessable(problem),
@@ -87,14 +114,26 @@ impl AnalyzeApi {
     /// job recorded; processing happens in the background. The format is decided from the
     /// bytes, and the size and pixel limits are checked before anything is kept: a refused
     /// upload leaves no task, no object and no job behind.
+    ///
+    /// With an `Idempotency-Key`, a repeated request (same key, same file) gets the first
+    /// response again (202, the same task) instead of a second task.
     #[oai(path = "/analyze", method = "post", operation_id = "analyze")]
-    async fn analyze(&self, body: UploadBody) -> AnalyzeResponse {
-        match accept(&self.state, body).await {
+    async fn analyze(
+        &self,
+        auth: Auth,
+        /// Makes retrying the upload safe: the same key with the same file within 24 hours
+        /// (configurable) answers with the first request's task. Scoped per API key.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+        body: UploadBody,
+    ) -> AnalyzeResponse {
+        let accepted = async {
+            let scope = auth.scope(&self.state)?;
+            accept(&self.state, &scope, idempotency_key.0, body).await
+        };
+        match accepted.await {
             Ok(task_id) => AnalyzeResponse::Accepted(
-                Json(Accepted {
-                    task_id,
-                    status: processing_literal(),
-                }),
+                Json(Accepted::processing(task_id)),
                 format!("/api/v1/tasks/{task_id}"),
             ),
             Err(err) => err.into(),
@@ -102,16 +141,70 @@ impl AnalyzeApi {
     }
 }
 
-async fn accept(state: &AppState, body: UploadBody) -> Result<Uuid, ApiError> {
+async fn accept(
+    state: &AppState,
+    scope: &Scope,
+    idempotency_key: Option<String>,
+    body: UploadBody,
+) -> Result<Uuid, ApiError> {
+    if let Some(key) = &idempotency_key {
+        idempotency::validate(key)?;
+    }
     // Shed load before reading a byte of the body.
     if state.backlog.is_full() {
         return Err(ApiError::Overloaded {
             waiting: state.backlog.waiting(),
         });
     }
-    let upload = body.read_file(state.config.max_upload_bytes).await?;
+    let form = body.read_form(state.config.max_upload_bytes).await?;
+    let callback_url = form
+        .callback_url
+        .as_deref()
+        .map(|raw| state.callbacks.check(raw))
+        .transpose()
+        .map_err(|e| ApiError::CallbackRejected(e.to_string()))?
+        .map(String::from);
+    let upload = form.file;
     let header = image_rules::inspect(&upload.bytes, state.config.decode_limits())?;
 
+    let idempotency = match idempotency_key {
+        Some(key) => {
+            let digest = Sha256::digest(&upload.bytes);
+            let scope = scope.idempotency_scope().to_owned();
+            let ttl = state.config.idempotency_ttl();
+            match idempotency::claim(&state.db, &scope, &key, &digest, ttl).await? {
+                Claim::Replay(task_id) => {
+                    tracing::info!(%task_id, "idempotent replay");
+                    return Ok(task_id);
+                }
+                Claim::New => Some((scope, key)),
+            }
+        }
+        None => None,
+    };
+    let created = create(
+        state,
+        scope,
+        upload,
+        header,
+        callback_url,
+        idempotency.clone(),
+    )
+    .await;
+    if let (Err(_), Some((scope, key))) = (&created, &idempotency) {
+        idempotency::release(&state.db, scope, key).await;
+    }
+    created
+}
+
+async fn create(
+    state: &AppState,
+    scope: &Scope,
+    upload: crate::upload::UploadedFile,
+    header: image_rules::Header,
+    callback_url: Option<String>,
+    idempotency: Option<(String, String)>,
+) -> Result<Uuid, ApiError> {
     let task_id = Uuid::now_v7();
     let original_key = keys::original_key(task_id);
     let size_bytes = upload.bytes.len() as i64;
@@ -125,6 +218,9 @@ async fn accept(state: &AppState, body: UploadBody) -> Result<Uuid, ApiError> {
         size_bytes,
         width: i32::try_from(header.width).unwrap_or(i32::MAX),
         height: i32::try_from(header.height).unwrap_or(i32::MAX),
+        owner: scope.owner().map(str::to_owned),
+        callback_url,
+        idempotency,
     };
     if let Err(err) = tasks_repo::create(&state.db, new_task).await {
         // Nothing was committed: take the object back so no orphan is left.

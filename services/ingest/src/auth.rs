@@ -1,0 +1,129 @@
+//! Optional API-key authentication. Off when no keys are configured (local use); on, every
+//! API endpoint needs a key in `X-API-Key`, and each key owns the tasks it created: it sees
+//! and acts on those only, and another key's task reads as not found.
+//!
+//! A key's owner id is a hash of the key, so the database never holds a usable key.
+
+use std::collections::HashMap;
+
+use poem::Request;
+use poem_openapi::{SecurityScheme, auth::ApiKey};
+use sha2::{Digest, Sha256};
+
+use crate::{error::ApiError, state::AppState};
+
+/// The configured keys, by owner id.
+#[derive(Debug, Default)]
+pub struct ApiKeys {
+    owners: HashMap<[u8; 32], String>,
+}
+
+impl ApiKeys {
+    pub fn new(keys: &[String]) -> Self {
+        let owners = keys
+            .iter()
+            .map(|k| k.trim())
+            .filter(|k| !k.is_empty())
+            .map(|k| (digest(k), owner_id(k)))
+            .collect();
+        Self { owners }
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.owners.is_empty()
+    }
+
+    /// The owner id of a presented key, if it is one of ours. Looked up by digest: the
+    /// comparison never touches the key itself, so its timing tells nothing about it.
+    fn owner_of(&self, key: &str) -> Option<String> {
+        self.owners.get(&digest(key.trim())).cloned()
+    }
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Stable id of a key's owner: the first 16 hex digits of its SHA-256.
+pub fn owner_id(key: &str) -> String {
+    hex::encode(&digest(key)[..8])
+}
+
+/// An API key, sent in the `X-API-Key` header. Needed only when the server has keys
+/// configured (`API_KEYS`); each key sees only the tasks it created.
+#[derive(SecurityScheme)]
+#[oai(
+    rename = "ApiKey",
+    ty = "api_key",
+    key_name = "X-API-Key",
+    key_in = "header",
+    checker = "known_key"
+)]
+pub struct KeyAuth(String);
+
+async fn known_key(request: &Request, key: ApiKey) -> Option<String> {
+    request.data::<AppState>()?.api_keys.owner_of(&key.key)
+}
+
+/// What the caller presented: a known key, or nothing usable (allowed when authentication
+/// is off).
+#[derive(SecurityScheme)]
+pub enum Auth {
+    Key(KeyAuth),
+    #[oai(fallback)]
+    Anonymous,
+}
+
+/// Whose tasks a request may see and touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Authentication is off: every task.
+    Everyone,
+    /// Only this owner's.
+    Owner(String),
+}
+
+impl Scope {
+    /// The owner recorded on new tasks, and the filter on existing ones.
+    pub fn owner(&self) -> Option<&str> {
+        match self {
+            Self::Everyone => None,
+            Self::Owner(owner) => Some(owner),
+        }
+    }
+
+    /// Idempotency keys are per owner.
+    pub fn idempotency_scope(&self) -> &str {
+        self.owner().unwrap_or("")
+    }
+}
+
+impl Auth {
+    /// The caller's scope, or 401 when a key is needed and none valid was given.
+    pub fn scope(self, state: &AppState) -> Result<Scope, ApiError> {
+        if !state.api_keys.enabled() {
+            return Ok(Scope::Everyone);
+        }
+        match self {
+            Self::Key(KeyAuth(owner)) => Ok(Scope::Owner(owner)),
+            Self::Anonymous => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_map_to_stable_owner_ids_and_blanks_are_ignored() {
+        let keys = ApiKeys::new(&["alpha".into(), " beta ".into(), "".into()]);
+        assert!(keys.enabled());
+        assert_eq!(keys.owner_of("alpha"), Some(owner_id("alpha")));
+        assert_eq!(keys.owner_of("beta"), Some(owner_id("beta")));
+        assert_eq!(keys.owner_of("gamma"), None);
+        assert_ne!(owner_id("alpha"), owner_id("beta"));
+        assert_eq!(owner_id("alpha").len(), 16);
+        assert!(!ApiKeys::new(&["".into()]).enabled());
+    }
+}

@@ -1,0 +1,113 @@
+//! `Idempotency-Key` on uploads. The first request with a key claims it (with the SHA-256 of
+//! its file); when it succeeds, the key records its task. Later requests with the key:
+//! - same file, first one done → the first response again (202, the same task);
+//! - different file → 422 `idempotency_key_reused`;
+//! - first one still running → 409 `idempotency_key_in_use`.
+//!
+//! A request that fails releases its claim, so the client can retry with the same key.
+//! Keys are scoped per API key and expire after `IDEMPOTENCY_TTL_SECS`.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use uuid::Uuid;
+
+use crate::{error::ApiError, tasks_repo::timed};
+
+/// Longest a key may be a header value here.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// A claim older than this whose request never finished (its ingest died) may be taken over.
+/// The claim is taken after the body is read, so it covers only storing and committing.
+const ABANDONED_AFTER: Duration = Duration::from_secs(120);
+
+/// The outcome of presenting a key.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is ours now: go on, and record the task in the same transaction.
+    New,
+    /// Answer again what the first request answered.
+    Replay(Uuid),
+}
+
+/// Check a key's shape before anything else.
+pub fn validate(key: &str) -> Result<(), ApiError> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+        return Err(ApiError::InvalidIdempotencyKey);
+    }
+    Ok(())
+}
+
+pub async fn claim(
+    db: &DatabaseConnection,
+    scope: &str,
+    key: &str,
+    sha256: &[u8],
+    ttl: Duration,
+) -> Result<Claim, ApiError> {
+    let claimed = timed(db.query_one_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO idempotency_keys (scope, key, request_sha256, expires_at)
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+         ON CONFLICT (scope, key) DO UPDATE
+            SET request_sha256 = EXCLUDED.request_sha256, task_id = NULL,
+                created_at = now(), expires_at = EXCLUDED.expires_at
+          WHERE idempotency_keys.expires_at < now()
+             OR (idempotency_keys.task_id IS NULL
+                 AND idempotency_keys.created_at < now() - make_interval(secs => $5))
+         RETURNING key",
+        vec![
+            scope.into(),
+            key.into(),
+            sha256.to_vec().into(),
+            ttl.as_secs_f64().into(),
+            ABANDONED_AFTER.as_secs_f64().into(),
+        ],
+    )))
+    .await?;
+    if claimed.is_some() {
+        return Ok(Claim::New);
+    }
+    let existing = timed(db.query_one_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT request_sha256, task_id FROM idempotency_keys WHERE scope = $1 AND key = $2",
+        vec![scope.into(), key.into()],
+    )))
+    .await?
+    // Released between our two statements: the first request failed. Ours may go ahead.
+    .ok_or(ApiError::IdempotencyKeyInUse)?;
+    let stored: Vec<u8> = existing
+        .try_get("", "request_sha256")
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let task_id: Option<Uuid> = existing
+        .try_get("", "task_id")
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    match task_id {
+        _ if stored != sha256 => Err(ApiError::IdempotencyKeyReused),
+        Some(task_id) => Ok(Claim::Replay(task_id)),
+        None => Err(ApiError::IdempotencyKeyInUse),
+    }
+}
+
+/// The SQL that records the task on a claimed key, run in the task's own transaction.
+pub fn complete_statement(scope: &str, key: &str, task_id: Uuid) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE idempotency_keys SET task_id = $3 WHERE scope = $1 AND key = $2",
+        vec![scope.into(), key.into(), task_id.into()],
+    )
+}
+
+/// Give a claim back after the request failed.
+pub async fn release(db: &DatabaseConnection, scope: &str, key: &str) {
+    let released = timed(db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND task_id IS NULL",
+        vec![scope.into(), key.into()],
+    )))
+    .await;
+    if let Err(err) = released {
+        // It expires as abandoned after ABANDONED_AFTER.
+        tracing::warn!(%err, "cannot release an idempotency key");
+    }
+}

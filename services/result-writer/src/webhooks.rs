@@ -1,0 +1,276 @@
+//! Delivering completion webhooks.
+//!
+//! A task that ends with a callback URL gets a row in `webhook_deliveries`, written by a
+//! trigger in the same transaction as its terminal status, so a delivery can be late but
+//! never forgotten, whatever restarts. This loop claims due rows with a lease (so several
+//! result-writers never send the same one at once), POSTs them signed, and records the
+//! outcome: delivered, retried later with exponential backoff, or abandoned after the last
+//! attempt. Delivery is at least once; receivers drop duplicates by `Imagepipe-Delivery`.
+
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use chrono::{DateTime, Utc};
+use imagepipe_shared::webhooks::{
+    CallbackPolicy, DELIVERY_ID_HEADER, SIGNATURE_HEADER, signature_header,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::config::ResultWriterConfig;
+
+/// How long a claimed delivery is ours before another result-writer may take it over.
+const LEASE: Duration = Duration::from_secs(120);
+/// Deliveries sent at once.
+const BATCH: i64 = 16;
+
+/// The JSON body of a delivery.
+#[derive(Debug, Serialize)]
+pub struct WebhookBody {
+    /// `task.completed`, `task.failed` or `task.cancelled`.
+    pub event: String,
+    pub delivery_id: Uuid,
+    pub task_id: Uuid,
+    pub status: String,
+    pub run: i32,
+    pub occurred_at: DateTime<Utc>,
+    pub result_key: Option<String>,
+    pub error: Option<WebhookError>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WebhookError {
+    pub code: String,
+    pub message: String,
+}
+
+struct Due {
+    id: Uuid,
+    url: String,
+    attempts: i32,
+    body: WebhookBody,
+}
+
+impl Due {
+    fn from_row(row: &QueryResult) -> Result<Self, DbErr> {
+        let id: Uuid = row.try_get("", "id")?;
+        let status: String = row.try_get("", "status")?;
+        let error_code: Option<String> = row.try_get("", "error_code")?;
+        let error_message: Option<String> = row.try_get("", "error_message")?;
+        Ok(Self {
+            id,
+            url: row.try_get("", "url")?,
+            attempts: row.try_get("", "attempts")?,
+            body: WebhookBody {
+                event: format!("task.{}", status.to_ascii_lowercase()),
+                delivery_id: id,
+                task_id: row.try_get("", "task_id")?,
+                run: row.try_get("", "run")?,
+                occurred_at: row.try_get("", "occurred_at")?,
+                result_key: row.try_get("", "result_key")?,
+                error: error_code.map(|code| WebhookError {
+                    code,
+                    message: error_message.unwrap_or_default(),
+                }),
+                status,
+            },
+        })
+    }
+}
+
+pub struct Dispatcher {
+    db: DatabaseConnection,
+    client: reqwest::Client,
+    secret: Vec<u8>,
+    policy: CallbackPolicy,
+    max_attempts: i32,
+    retry_min: Duration,
+    poll: Duration,
+}
+
+impl Dispatcher {
+    /// `None` when no secret is configured: nothing unsigned is ever sent.
+    pub fn new(
+        db: DatabaseConnection,
+        config: &ResultWriterConfig,
+    ) -> anyhow::Result<Option<Self>> {
+        let Some(secret) = config.webhook_secret.clone().filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(config.webhook_timeout_secs))
+            .connect_timeout(Duration::from_secs(5))
+            // A redirect could lead anywhere, past the allow-list.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("imagepipe-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Some(Self {
+            db,
+            client,
+            secret: secret.into_bytes(),
+            policy: config.webhooks.policy(),
+            max_attempts: i32::try_from(config.webhook_max_attempts.max(1)).unwrap_or(i32::MAX),
+            retry_min: Duration::from_millis(config.webhook_retry_min_ms),
+            poll: Duration::from_millis(config.webhook_poll_ms),
+        }))
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(self.poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = shutdown.cancelled() => return,
+            }
+            let due = match self.claim().await {
+                Ok(due) => due,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot read webhook deliveries");
+                    continue;
+                }
+            };
+            futures::future::join_all(due.into_iter().map(|d| {
+                let span = tracing::info_span!("webhook", task_id = %d.body.task_id, delivery_id = %d.id, attempt = d.attempts);
+                self.deliver(d).instrument(span)
+            }))
+            .await;
+        }
+    }
+
+    /// Take the due deliveries, counting the attempt and leasing them.
+    async fn claim(&self) -> Result<Vec<Due>, DbErr> {
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE webhook_deliveries
+                    SET attempts = attempts + 1,
+                        next_attempt_at = now() + make_interval(secs => $1)
+                  WHERE id IN (SELECT id FROM webhook_deliveries
+                                WHERE delivered_at IS NULL AND abandoned_at IS NULL
+                                  AND next_attempt_at <= now()
+                                ORDER BY next_attempt_at
+                                LIMIT $2
+                                FOR UPDATE SKIP LOCKED)
+              RETURNING id, task_id, url, run, status, error_code, error_message,
+                        result_key, occurred_at, attempts",
+                vec![LEASE.as_secs_f64().into(), BATCH.into()],
+            ))
+            .await?;
+        rows.iter().map(Due::from_row).collect()
+    }
+
+    async fn deliver(&self, due: Due) {
+        let outcome = self.send(&due).await;
+        let result = match outcome {
+            Ok(()) => {
+                tracing::info!(url = due.url, "webhook delivered");
+                self.record(
+                    "UPDATE webhook_deliveries SET delivered_at = now(), last_error = NULL WHERE id = $1",
+                    vec![due.id.into()],
+                )
+                .await
+            }
+            Err(Failure::Permanent(reason)) => {
+                tracing::warn!(reason, "webhook abandoned");
+                self.abandon(&due, &reason).await
+            }
+            Err(Failure::Retry(reason)) if due.attempts >= self.max_attempts => {
+                tracing::warn!(reason, "webhook abandoned after its last attempt");
+                self.abandon(&due, &reason).await
+            }
+            Err(Failure::Retry(reason)) => {
+                let delay = self.retry_delay(due.attempts);
+                tracing::info!(reason, ?delay, "webhook failed, will retry");
+                self.record(
+                    "UPDATE webhook_deliveries
+                        SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3)
+                      WHERE id = $1",
+                    vec![due.id.into(), reason.into(), delay.as_secs_f64().into()],
+                )
+                .await
+            }
+        };
+        if let Err(err) = result {
+            // The lease runs out and the delivery is tried again: at least once.
+            tracing::warn!(%err, "cannot record a webhook outcome");
+        }
+    }
+
+    async fn send(&self, due: &Due) -> Result<(), Failure> {
+        // Checked again at send time: the allow-list may have shrunk since the upload.
+        let url = self
+            .policy
+            .check(&due.url)
+            .map_err(|e| Failure::Permanent(e.to_string()))?;
+        let body = serde_json::to_vec(&due.body).map_err(|e| Failure::Permanent(e.to_string()))?;
+        let signature = signature_header(&self.secret, Utc::now().timestamp(), &body);
+        let response = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, signature)
+            .header(DELIVERY_ID_HEADER, due.id.to_string())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| Failure::Retry(format!("request failed: {e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Failure::retry(format!("receiver answered {status}"))
+        }
+    }
+
+    async fn abandon(&self, due: &Due, reason: &str) -> Result<(), DbErr> {
+        self.record(
+            "UPDATE webhook_deliveries SET abandoned_at = now(), last_error = $2 WHERE id = $1",
+            vec![due.id.into(), reason.into()],
+        )
+        .await
+    }
+
+    async fn record(&self, sql: &str, values: Vec<sea_orm::Value>) -> Result<(), DbErr> {
+        self.db
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await
+            .map(drop)
+    }
+
+    /// Wait after failed attempt number `attempts` (1 for the first): doubling from the
+    /// configured minimum, with jitter, at most an hour.
+    fn retry_delay(&self, attempts: i32) -> Duration {
+        let index = usize::try_from(attempts.max(1) - 1).unwrap_or(0);
+        ExponentialBuilder::default()
+            .with_min_delay(self.retry_min)
+            .with_max_delay(Duration::from_secs(3600))
+            .with_factor(2.0)
+            .with_jitter()
+            .without_max_times()
+            .build()
+            .nth(index)
+            .unwrap_or(self.retry_min)
+    }
+}
+
+enum Failure {
+    /// Worth another attempt.
+    Retry(String),
+    /// No attempt can succeed (URL no longer allowed).
+    Permanent(String),
+}
+
+impl Failure {
+    fn retry(reason: String) -> Result<(), Self> {
+        Err(Self::Retry(reason))
+    }
+}
