@@ -66,3 +66,18 @@ ensure_rabbitmq() {
     wait_port 127.0.0.1 15672 "RabbitMQ management" 60 || true
   fi
 }
+
+# Python tools the tests use (openapi-spec-validator), in a venv of the project's own.
+PYTHON_VENV="$LOCAL/venv"
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+ensure_python_tools() {
+  if [ ! -x "$PYTHON_VENV/bin/python" ]; then
+    log "creating a Python venv in .local/venv"
+    python3 -m venv "$PYTHON_VENV"
+  fi
+  if ! "$PYTHON_VENV/bin/python" -c 'import openapi_spec_validator' 2>/dev/null; then
+    log "installing openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION"
+    "$PYTHON_VENV/bin/pip" install -q "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+  fi
+  export IMAGEPIPE_TEST_PYTHON="$PYTHON_VENV/bin/python"
+}

@@ -17,12 +17,14 @@ mod process;
 mod proxy;
 mod reference;
 mod system;
+mod webhook_receiver;
 
 pub use options::Options;
 pub use process::ServiceProcess;
 pub use proxy::FaultProxy;
 pub use reference::{bt601_reference, mean_abs_diff, upright};
-pub use system::TestSystem;
+pub use system::{TestSystem, free_port};
+pub use webhook_receiver::{Received, WebhookReceiver};
 
 use std::path::PathBuf;
 

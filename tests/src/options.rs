@@ -19,6 +19,15 @@ pub struct Options {
     pub proxy_s3: bool,
     pub proxy_amqp: bool,
     pub proxy_db: bool,
+    /// `API_KEYS` of ingest (empty: authentication off).
+    pub api_keys: Vec<String>,
+    /// `WEBHOOK_ALLOWED_HOSTS` (empty: callbacks refused).
+    pub webhook_allowed_hosts: Vec<String>,
+    /// `WEBHOOK_SECRET` of the result-writer.
+    pub webhook_secret: Option<String>,
+    pub webhook_retry_min_ms: u64,
+    /// `RETENTION_SECS` (0: keep forever).
+    pub retention_secs: u64,
 }
 
 impl Default for Options {
@@ -35,6 +44,11 @@ impl Default for Options {
             proxy_s3: false,
             proxy_amqp: false,
             proxy_db: false,
+            api_keys: Vec::new(),
+            webhook_allowed_hosts: Vec::new(),
+            webhook_secret: None,
+            webhook_retry_min_ms: 200,
+            retention_secs: 0,
         }
     }
 }

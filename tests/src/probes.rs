@@ -26,6 +26,42 @@ impl TestSystem {
             .expect("ingest answers")
     }
 
+    /// A form with `bytes` as the field `file`.
+    pub fn file_form(file_name: &str, bytes: Vec<u8>) -> reqwest::multipart::Form {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned());
+        reqwest::multipart::Form::new().part("file", part)
+    }
+
+    /// `POST /api/v1/analyze` with any form and extra headers (API key, Idempotency-Key).
+    pub async fn upload_form(
+        &self,
+        form: reqwest::multipart::Form,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self.http.post(self.url("/api/v1/analyze")).multipart(form);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("ingest answers")
+    }
+
+    /// Any API call, with an optional API key: status code and JSON body (`Null` if none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        api_key: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(key) = api_key {
+            request = request.header("X-API-Key", key);
+        }
+        let response = request.send().await.expect("ingest answers");
+        let status = response.status().as_u16();
+        let body = response.bytes().await.expect("body");
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
     /// Upload a file and return its task id, asserting the 202.
     pub async fn upload_accepted(&self, file_name: &str, bytes: Vec<u8>) -> Uuid {
         let response = self.upload(file_name, bytes).await;
@@ -50,13 +86,16 @@ impl TestSystem {
         (status, response.json().await.expect("JSON body"))
     }
 
-    /// Poll a task until it is COMPLETED or FAILED; panics after `deadline`.
+    /// Poll a task until it is COMPLETED, FAILED or CANCELLED; panics after `deadline`.
     pub async fn wait_terminal(&self, task_id: Uuid, deadline: Duration) -> Value {
         let start = tokio::time::Instant::now();
         loop {
             let (status, task) = self.task(task_id).await;
             assert_eq!(status, 200, "task {task_id} exists: {task}");
-            if matches!(task["status"].as_str(), Some("COMPLETED" | "FAILED")) {
+            if matches!(
+                task["status"].as_str(),
+                Some("COMPLETED" | "FAILED" | "CANCELLED")
+            ) {
                 return task;
             }
             assert!(
@@ -107,6 +146,49 @@ impl TestSystem {
         .await
         .expect("published");
         connection.close(200, "bye".into()).await.ok();
+    }
+
+    /// A task created the way ingest would, but without ingest or its checks: the original
+    /// written straight to the bucket, the row inserted, the job published to the work queue.
+    pub async fn enqueue_directly(
+        &self,
+        bytes: Vec<u8>,
+        content_type: &str,
+        width: i32,
+        height: i32,
+    ) -> Uuid {
+        let id = Uuid::now_v7();
+        let key = imagepipe_shared::keys::original_key(id);
+        let size = bytes.len() as i64;
+        self.storage
+            .uploads
+            .upload_file(&key, bytes.into(), content_type)
+            .await
+            .expect("original stored");
+        self.db
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "INSERT INTO tasks (id, status, original_key, content_type, size_bytes, width, height)
+                 VALUES ($1, 'PENDING', $2, $3, $4, $5, $6)",
+                vec![
+                    id.into(),
+                    key.clone().into(),
+                    content_type.into(),
+                    size.into(),
+                    width.into(),
+                    height.into(),
+                ],
+            ))
+            .await
+            .expect("task row inserted");
+        let job = imagepipe_shared::messages::JobMessage::new(id, key, content_type.to_owned());
+        self.publish_raw(
+            &self.topology.jobs_exchange(),
+            imagepipe_shared::topology::JOB_ROUTING_KEY,
+            &serde_json::to_vec(&job).expect("JSON"),
+        )
+        .await;
+        id
     }
 
     /// Wait until `condition` holds, polling; panics after `deadline`.

@@ -48,6 +48,18 @@ impl ServiceProcess {
         }
     }
 
+    /// The most memory the process has held at once (VmHWM, its peak resident set), in bytes.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        let pid = self.child.id().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/<pid>/status");
+        kib * 1024
+    }
+
     /// SIGKILL: no chance to clean up, as in a crash or an OOM kill.
     pub async fn kill(mut self) {
         self.child.kill().await.expect("kill");

@@ -60,6 +60,7 @@ pub struct TestSystem {
     /// Flags the services of this system get (broker, prefix, buckets, database...).
     broker_args: Vec<String>,
     storage_args: Vec<String>,
+    webhook_args: Vec<String>,
     db_args: Vec<String>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) ingest: Option<(CancellationToken, JoinHandle<()>)>,
@@ -72,7 +73,41 @@ pub struct TestSystem {
 }
 
 /// A port nobody listens on now (the OS picks it; the service binds it right after).
-fn free_port() -> u16 {
+/// The result-writer's own flags.
+fn writer_args(options: &Options, health_port: u16) -> Vec<String> {
+    args(&[
+        "--reaper-interval-secs",
+        "1",
+        "--shutdown-grace-secs",
+        "10",
+        "--health-bind",
+        &format!("127.0.0.1:{health_port}"),
+        "--task-timeout-secs",
+        &options.task_timeout_secs.to_string(),
+        "--retention-secs",
+        &options.retention_secs.to_string(),
+        "--retention-interval-secs",
+        "1",
+        "--webhook-poll-ms",
+        "100",
+        "--webhook-retry-min-ms",
+        &options.webhook_retry_min_ms.to_string(),
+    ])
+}
+
+/// Webhook flags: the allow-list first (ingest takes those two), then the secret.
+fn webhook_args(options: &Options) -> Vec<String> {
+    let mut flags = args(&[
+        "--webhook-allowed-hosts",
+        &options.webhook_allowed_hosts.join(","),
+    ]);
+    if let Some(secret) = &options.webhook_secret {
+        flags.extend(args(&["--webhook-secret", secret]));
+    }
+    flags
+}
+
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -174,23 +209,15 @@ impl TestSystem {
         .topology();
 
         let result_writer_health_port = free_port();
+        let webhook_args = webhook_args(&options);
         let writer_config = ResultWriterConfig::try_parse_from(
-            args(&[
-                "result-writer",
-                "--reaper-interval-secs",
-                "1",
-                "--shutdown-grace-secs",
-                "10",
-                "--health-bind",
-                &format!("127.0.0.1:{result_writer_health_port}"),
-            ])
-            .into_iter()
-            .chain(args(&[
-                "--task-timeout-secs",
-                &options.task_timeout_secs.to_string(),
-            ]))
-            .chain(broker_args.clone())
-            .chain(db_args.clone()),
+            args(&["result-writer"])
+                .into_iter()
+                .chain(writer_args(&options, result_writer_health_port))
+                .chain(webhook_args.clone())
+                .chain(broker_args.clone())
+                .chain(storage_args.clone())
+                .chain(db_args.clone()),
         )
         .expect("result-writer flags");
         let shutdown = CancellationToken::new();
@@ -221,6 +248,7 @@ impl TestSystem {
             amqp_url,
             broker_args,
             storage_args,
+            webhook_args,
             db_args,
             shutdown,
             ingest: None,
@@ -247,7 +275,10 @@ impl TestSystem {
                     &self.options.max_upload_bytes.to_string(),
                     "--max-backlog",
                     &self.options.max_backlog.to_string(),
+                    "--api-keys",
+                    &self.options.api_keys.join(","),
                 ]))
+                .chain(self.webhook_args[..2].iter().cloned())
                 .chain(self.broker_args.clone())
                 .chain(self.storage_args.clone())
                 .chain(self.db_args.clone()),
@@ -293,17 +324,11 @@ impl TestSystem {
 
     /// The flags a result-writer of this system is started with.
     pub fn result_writer_args(&self) -> Vec<String> {
-        args(&["--reaper-interval-secs", "1", "--shutdown-grace-secs", "10"])
+        writer_args(&self.options, self.result_writer_health_port)
             .into_iter()
-            .chain(args(&[
-                "--health-bind",
-                &format!("127.0.0.1:{}", self.result_writer_health_port),
-            ]))
-            .chain(args(&[
-                "--task-timeout-secs",
-                &self.options.task_timeout_secs.to_string(),
-            ]))
+            .chain(self.webhook_args.clone())
             .chain(self.broker_args.clone())
+            .chain(self.storage_args.clone())
             .chain(self.db_args.clone())
             .collect()
     }

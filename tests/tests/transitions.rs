@@ -33,6 +33,10 @@ async fn insert_pending(system: &TestSystem) -> Uuid {
         updated_at: Set(now),
         started_at: Set(None),
         completed_at: Set(None),
+        run: Set(0),
+        queued_at: Set(now),
+        owner: Set(None),
+        callback_url: Set(None),
     }
     .insert(&system.db)
     .await

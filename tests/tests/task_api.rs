@@ -1,0 +1,521 @@
+//! The task API beyond upload-and-poll: listing with cursors, cancelling, retrying,
+//! idempotent uploads, hostile file names and the exact upload limit.
+
+#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
+
+use std::{collections::HashSet, time::Duration};
+
+use imagepipe_shared::messages::StatusEvent;
+use imagepipe_tests::{Options, TestSystem, testdata};
+use reqwest::Method;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::Value;
+use uuid::Uuid;
+
+fn image(name: &str) -> Vec<u8> {
+    std::fs::read(testdata(&format!("good/{name}"))).unwrap()
+}
+
+fn id_of(body: &Value) -> Uuid {
+    body["task_id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn sql(system: &TestSystem, statement: &str) {
+    system
+        .db
+        .execute_raw(Statement::from_string(DbBackend::Postgres, statement))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_upload_at_the_limit_is_accepted_and_one_byte_over_is_413() {
+    let bytes = image("logo.png");
+    let system = TestSystem::start(Options {
+        max_upload_bytes: bytes.len() as u64,
+        start_processor: false,
+        ..Options::default()
+    })
+    .await;
+
+    system.upload_accepted("at-limit.png", bytes.clone()).await;
+
+    let mut over = bytes;
+    over.push(0);
+    let response = system.upload("over.png", over).await;
+    assert_eq!(response.status(), 413);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "payload_too_large");
+    assert_eq!(
+        system.task_count().await,
+        1,
+        "only the upload at the limit is kept"
+    );
+    system.cleanup().await;
+}
+
+#[tokio::test]
+async fn hostile_file_names_stay_metadata_and_never_reach_a_key() {
+    let system = TestSystem::start(Options {
+        start_processor: false,
+        ..Options::default()
+    })
+    .await;
+    let long = "n".repeat(1000);
+    let names = [
+        "../../x.png",
+        "/etc/passwd",
+        "..\\..\\windows\\system32.png",
+        long.as_str(),
+        "originals/00000000-0000-0000-0000-000000000000",
+    ];
+    for name in names {
+        let id = system.upload_accepted(name, image("logo.png")).await;
+        let (_, task) = system.task(id).await;
+        assert_eq!(
+            task["original"]["key"],
+            format!("originals/{id}"),
+            "key of {name:?}"
+        );
+        let stored = task["original_filename"].as_str().unwrap();
+        assert!(
+            !stored.chars().any(char::is_control),
+            "{stored:?} has no control characters"
+        );
+        assert!(stored.chars().count() <= 255, "names are bounded");
+        assert!(
+            system
+                .storage
+                .uploads
+                .exists(&format!("originals/{id}"))
+                .await
+                .unwrap()
+        );
+    }
+
+    // Names no HTTP client should send (NUL, a line break inside the header, bytes that are
+    // not UTF-8), sent raw: refused as a malformed request, or accepted with a safe key.
+    for raw_name in [
+        &b"a\x00b.png"[..],
+        b"tab\there\x7f.png",
+        b"a\r\nb.png",
+        b"\xff\xfe../\xc0\xaf.png",
+    ] {
+        let (status, answer) = upload_raw_name(&system, raw_name).await;
+        match status {
+            202 => {
+                let id = id_of(&answer);
+                let (_, task) = system.task(id).await;
+                assert_eq!(task["original"]["key"], format!("originals/{id}"));
+            }
+            400 => assert_eq!(answer["code"], "invalid_request", "{answer}"),
+            other => panic!("{raw_name:?}: unexpected {other}: {answer}"),
+        }
+    }
+    system.cleanup().await;
+}
+
+/// Upload with a file name given as raw bytes in the multipart header.
+async fn upload_raw_name(system: &TestSystem, name: &[u8]) -> (u16, Value) {
+    let boundary = "imagepipe-boundary";
+    let mut body =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"")
+            .into_bytes();
+    body.extend_from_slice(name);
+    body.extend_from_slice(b"\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+    body.extend_from_slice(&image("logo.png"));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let response = system
+        .http
+        .post(system.url("/api/v1/analyze"))
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn pagination_visits_every_task_once_while_new_tasks_arrive() {
+    let system = TestSystem::start(Options {
+        start_processor: false,
+        ..Options::default()
+    })
+    .await;
+    let mut existing = Vec::new();
+    for i in 0..13 {
+        existing.push(
+            system
+                .upload_accepted(&format!("{i}.png"), image("logo.png"))
+                .await,
+        );
+    }
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/tasks?limit=4&cursor={c}"),
+            None => "/api/v1/tasks?limit=4".to_owned(),
+        };
+        let (status, page) = system.call(Method::GET, &path, None).await;
+        assert_eq!(status, 200, "{page}");
+        for task in page["tasks"].as_array().unwrap() {
+            seen.push(id_of(task));
+        }
+        pages += 1;
+        // New uploads between pages must not shift what the next pages hold.
+        system.upload_accepted("late.png", image("logo.png")).await;
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 4, "13 tasks in pages of 4");
+    let unique: HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "no task twice");
+    let mut newest_first = existing.clone();
+    newest_first.reverse();
+    assert_eq!(
+        seen, newest_first,
+        "exactly the tasks that existed, newest first"
+    );
+
+    let (status, problem) = system
+        .call(Method::GET, "/api/v1/tasks?cursor=not-a-cursor", None)
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("invalid_cursor"))
+    );
+    let (status, _) = system
+        .call(Method::GET, "/api/v1/tasks?limit=1000", None)
+        .await;
+    assert_eq!(status, 400, "limit is bounded");
+    let (status, _) = system
+        .call(Method::GET, "/api/v1/tasks?status=DONE", None)
+        .await;
+    assert_eq!(status, 400, "unknown status");
+    system.cleanup().await;
+}
+
+#[tokio::test]
+async fn cancelling_a_queued_task_keeps_it_from_ever_being_processed() {
+    let mut system = TestSystem::start(Options {
+        start_processor: false,
+        ..Options::default()
+    })
+    .await;
+    let id = system
+        .upload_accepted("cat.png", image("chelsea.png"))
+        .await;
+    let (status, task) = system
+        .call(Method::POST, &format!("/api/v1/tasks/{id}/cancel"), None)
+        .await;
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(task["status"], "CANCELLED");
+    assert!(task["completed_at"].is_string());
+
+    let (status, listed) = system
+        .call(Method::GET, "/api/v1/tasks?status=CANCELLED", None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["tasks"].as_array().unwrap().len(), 1);
+
+    // The processor comes up later: whether its job was still in the outbox or already
+    // queued, the task stays CANCELLED and no result is kept.
+    system.start_processor();
+    let jobs = system.topology.jobs_queue();
+    system
+        .eventually(
+            "the jobs queue is empty",
+            Duration::from_secs(30),
+            || async { system.queue_depth(&jobs).await == 0 && system.outbox_len().await == 0 },
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(system.task(id).await.1["status"], "CANCELLED");
+    assert_eq!(
+        system.storage.processed.count().await.unwrap(),
+        0,
+        "no result kept"
+    );
+
+    let (status, problem) = system
+        .call(Method::POST, &format!("/api/v1/tasks/{id}/cancel"), None)
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("task_not_cancellable"))
+    );
+    system.cleanup().await;
+}
+
+#[tokio::test]
+async fn cancelling_a_task_in_progress_stops_its_processor() {
+    // One job at a time and a long delay: the second task can only start early if the first
+    // one's processor really stopped.
+    let system = TestSystem::start(Options {
+        processing_delay_ms: 60_000,
+        processor_concurrency: 1,
+        ..Options::default()
+    })
+    .await;
+    let first = system.upload_accepted("first.png", image("logo.png")).await;
+    system.wait_processing(first, Duration::from_secs(30)).await;
+    let second = system
+        .upload_accepted("second.png", image("logo.png"))
+        .await;
+
+    let (status, task) = system
+        .call(Method::POST, &format!("/api/v1/tasks/{first}/cancel"), None)
+        .await;
+    assert_eq!(
+        (status, task["status"].as_str()),
+        (200, Some("CANCELLED")),
+        "{task}"
+    );
+    system
+        .wait_processing(second, Duration::from_secs(20))
+        .await;
+    assert_eq!(system.task(first).await.1["status"], "CANCELLED");
+    assert_eq!(system.storage.processed.count().await.unwrap(), 0);
+    system.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_late_result_for_a_cancelled_task_is_ignored_and_deleted() {
+    let system = TestSystem::start(Options {
+        start_processor: false,
+        ..Options::default()
+    })
+    .await;
+    let id = system.upload_accepted("cat.png", image("logo.png")).await;
+    let (status, _) = system
+        .call(Method::POST, &format!("/api/v1/tasks/{id}/cancel"), None)
+        .await;
+    assert_eq!(status, 200);
+
+    // A processor that never heard of the cancellation finishes and reports.
+    let key = format!("results/{id}.png");
+    system
+        .storage
+        .processed
+        .upload_file(&key, image("logo.png").into(), "image/png")
+        .await
+        .unwrap();
+    let event = StatusEvent::completed(id, 1, key.clone());
+    system
+        .publish_raw(
+            &system.topology.events_exchange(),
+            imagepipe_shared::topology::EVENT_ROUTING_KEY,
+            &serde_json::to_vec(&event).unwrap(),
+        )
+        .await;
+    system
+        .eventually(
+            "the late result is deleted",
+            Duration::from_secs(20),
+            || async { !system.storage.processed.exists(&key).await.unwrap() },
+        )
+        .await;
+    let (_, task) = system.task(id).await;
+    assert_eq!(task["status"], "CANCELLED");
+    assert!(task["result"].is_null());
+    system.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_task_failed_by_an_outage_can_be_retried_once_the_store_is_back() {
+    let system = TestSystem::start(Options {
+        proxy_s3: true,
+        max_attempts: 2,
+        retry_delays_ms: vec![100],
+        ..Options::default()
+    })
+    .await;
+    // The object store goes away while the job is queued: every attempt fails.
+    system
+        .wait_worker_readiness(system.processor_health_port, 200, "processor ready")
+        .await;
+    system.s3_proxy.as_ref().unwrap().cut();
+    let id = system
+        .enqueue_directly(image("chelsea.png"), "image/png", 451, 300)
+        .await;
+    let failed = system.wait_terminal(id, Duration::from_secs(60)).await;
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    assert_eq!(failed["error"]["code"], "storage_unavailable");
+
+    // Only FAILED tasks can be retried; this one can.
+    system.s3_proxy.as_ref().unwrap().restore();
+    let (status, accepted) = system
+        .call(Method::POST, &format!("/api/v1/tasks/{id}/retry"), None)
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(id_of(&accepted), id, "the same task runs again");
+    let (_, queued) = system.task(id).await;
+    assert_eq!(queued["run"], 1);
+    assert!(queued["error"].is_null());
+
+    let done = system.wait_terminal(id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    assert_eq!(done["run"], 1);
+    assert_eq!(done["attempts"], 1, "attempts start over");
+    let key = done["result"]["key"].as_str().unwrap();
+    assert!(system.storage.processed.exists(key).await.unwrap());
+
+    let (status, problem) = system
+        .call(Method::POST, &format!("/api/v1/tasks/{id}/retry"), None)
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("task_not_retryable"))
+    );
+    let (status, _) = system
+        .call(
+            Method::POST,
+            &format!("/api/v1/tasks/{}/retry", Uuid::now_v7()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    system.cleanup().await;
+}
+
+#[tokio::test]
+async fn events_of_an_earlier_run_cannot_touch_a_retried_task() {
+    let system = TestSystem::start(Options {
+        start_processor: false,
+        ..Options::default()
+    })
+    .await;
+    let id = system.upload_accepted("cat.png", image("logo.png")).await;
+    sql(
+        &system,
+        &format!(
+            "UPDATE tasks SET status = 'FAILED', error_code = 'storage_unavailable',
+                    completed_at = now() WHERE id = '{id}'"
+        ),
+    )
+    .await;
+    let (status, _) = system
+        .call(Method::POST, &format!("/api/v1/tasks/{id}/retry"), None)
+        .await;
+    assert_eq!(status, 202);
+
+    // A straggler from run 0 says COMPLETED: run 1 has not finished, so nothing changes.
+    let stale = StatusEvent::completed(id, 1, format!("results/{id}.png"));
+    system
+        .publish_raw(
+            &system.topology.events_exchange(),
+            imagepipe_shared::topology::EVENT_ROUTING_KEY,
+            &serde_json::to_vec(&stale).unwrap(),
+        )
+        .await;
+    let events = system.topology.events_queue();
+    system
+        .eventually(
+            "the stale event is consumed",
+            Duration::from_secs(20),
+            || async { system.queue_depth(&events).await == 0 },
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, task) = system.task(id).await;
+    assert_eq!(task["status"], "PENDING", "{task}");
+    assert_eq!(task["run"], 1);
+    system.cleanup().await;
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_refuse_reuse_and_guard_concurrent_requests() {
+    let system = TestSystem::start(Options {
+        start_processor: false,
+        ..Options::default()
+    })
+    .await;
+    let upload = |key: &'static str, bytes: Vec<u8>| {
+        let system = &system;
+        async move {
+            let response = system
+                .upload_form(
+                    TestSystem::file_form("cat.png", bytes),
+                    &[("Idempotency-Key", key)],
+                )
+                .await;
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+
+    let (status, first) = upload("key-1", image("logo.png")).await;
+    assert_eq!(status, 202);
+    let (status, again) = upload("key-1", image("logo.png")).await;
+    assert_eq!(status, 202, "a replay answers like the first time");
+    assert_eq!(id_of(&again), id_of(&first), "the same task");
+    assert_eq!(system.task_count().await, 1);
+
+    let (status, problem) = upload("key-1", image("camera.png")).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+
+    // Many at once with a fresh key: one task, and every answer is that task or a 409.
+    let answers =
+        futures::future::join_all((0..8).map(|_| upload("key-2", image("coffee.png")))).await;
+    let ids: HashSet<Uuid> = answers
+        .iter()
+        .filter(|(status, _)| *status == 202)
+        .map(|(_, body)| id_of(body))
+        .collect();
+    assert_eq!(ids.len(), 1, "one task for one key: {answers:?}");
+    for (status, body) in &answers {
+        assert!(
+            *status == 202 || (*status == 409 && body["code"] == "idempotency_key_in_use"),
+            "{status}: {body}"
+        );
+    }
+    assert_eq!(system.task_count().await, 2);
+
+    // A request still running holds its key.
+    let digest = sha256_hex(&image("astronaut.png"));
+    sql(
+        &system,
+        &format!(
+            "INSERT INTO idempotency_keys (scope, key, request_sha256, expires_at)
+             VALUES ('', 'key-3', decode('{digest}', 'hex'), now() + interval '1 hour')"
+        ),
+    )
+    .await;
+    let (status, problem) = upload("key-3", image("astronaut.png")).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("idempotency_key_in_use"))
+    );
+
+    // A refused upload releases its key: the corrected retry with the same key goes through.
+    let (status, _) = upload("key-4", Vec::new()).await;
+    assert_eq!(status, 422);
+    let (status, _) = upload("key-4", image("logo.png")).await;
+    assert_eq!(status, 202);
+
+    let long_key: &'static str = Box::leak("k".repeat(300).into_boxed_str());
+    let (status, problem) = upload(long_key, image("logo.png")).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("invalid_idempotency_key"))
+    );
+    system.cleanup().await;
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
