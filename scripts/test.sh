@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
+bash "$ROOT/scripts/validate-manifests.sh"
 ensure_postgres
 ensure_rabbitmq
 ensure_s3

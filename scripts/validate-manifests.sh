@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Validate the Kubernetes manifests under deploy/k8s offline (no cluster, no network once the
+# tools are installed): kustomization references, strict schema validation of every object
+# for the Kubernetes versions below (core kinds with kubernetes-validate's bundled schemas,
+# KEDA kinds against KEDA's CRDs in ../shared/k8s-schemas), and, where kubectl is present,
+# the rendered kustomizations and their consistency. Fails on any problem.
+# The tools go into a venv in .local/venv, from PyPI, pinned; the first run downloads them.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+# The oldest Kubernetes the manifests are meant for (PodDisruptionBudget's
+# unhealthyPodEvictionPolicy is GA since 1.31) and the newest the pinned validator knows.
+KUBERNETES_VERSIONS=(1.31.0 1.37.0)
+CRDS="$ROOT/../shared/k8s-schemas"
+# kubernetes-validate ships the Kubernetes schemas inside its wheel, so it needs no network.
+REQUIREMENTS=(
+  kubernetes-validate==1.37.0
+  jsonschema==4.26.0
+  PyYAML==6.0.4
+  referencing==0.37.0
+  jsonschema-specifications==2025.9.1
+  attrs==26.1.0
+  rpds-py==2026.9.1
+  importlib_resources==7.1.0
+  packaging==26.4
+  typing_extensions==4.16.0
+)
+
+VENV="$LOCAL/venv"
+STAMP="$VENV/.imagepipe-requirements"
+if [[ ! -x "$VENV/bin/python" || "$(cat "$STAMP" 2>/dev/null)" != "${REQUIREMENTS[*]}" ]]; then
+  log "installing the manifest validator into .local/venv (${REQUIREMENTS[0]}, ...)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${REQUIREMENTS[@]}"
+  echo "${REQUIREMENTS[*]}" >"$STAMP"
+fi
+
+require_render=()
+# CI must render the kustomizations (kubectl is on its machines); elsewhere it is optional.
+if [[ "${CI:-}" == "true" ]]; then require_render=(--require-render); fi
+
+log "validating deploy/k8s (Kubernetes ${KUBERNETES_VERSIONS[*]}, KEDA CRDs in ../shared/k8s-schemas)"
+"$VENV/bin/python" "$ROOT/scripts/validate_manifests.py" \
+  --root "$ROOT" \
+  --manifests "$ROOT/deploy/k8s" \
+  --crds "$CRDS" \
+  "${KUBERNETES_VERSIONS[@]/#/--kubernetes-version=}" \
+  "${require_render[@]}"
