@@ -67,12 +67,12 @@ ensure_rabbitmq() {
   fi
 }
 
-# Python tools the tests use (openapi-spec-validator), in a venv of the project's own.
-PYTHON_VENV="$LOCAL/venv"
+# Python tools the tests use (openapi-spec-validator), in a venv of their own (.local/venv-openapi).
+PYTHON_VENV="$LOCAL/venv-openapi"
 OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
 ensure_python_tools() {
   if [ ! -x "$PYTHON_VENV/bin/python" ]; then
-    log "creating a Python venv in .local/venv"
+    log "creating a Python venv in .local/venv-openapi"
     python3 -m venv "$PYTHON_VENV"
   fi
   if ! "$PYTHON_VENV/bin/python" -c 'import openapi_spec_validator' 2>/dev/null; then

@@ -28,8 +28,12 @@ async fn spec(system: &TestSystem) -> Value {
 
 /// The Python with `openapi-spec-validator`, as scripts/test.sh installs it.
 fn python() -> String {
-    std::env::var("IMAGEPIPE_TEST_PYTHON")
-        .unwrap_or_else(|_| format!("{}/../.local/venv/bin/python", env!("CARGO_MANIFEST_DIR")))
+    std::env::var("IMAGEPIPE_TEST_PYTHON").unwrap_or_else(|_| {
+        format!(
+            "{}/../.local/venv-openapi/bin/python",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    })
 }
 
 #[tokio::test]
