@@ -12,6 +12,8 @@ pub struct Model {
     /// The job message, exactly as it will be published.
     pub payload: Json,
     pub created_at: DateTimeUtc,
+    /// W3C trace context of the request that queued the job, published as its AMQP header.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

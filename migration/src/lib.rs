@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_tasks;
 mod m20261128_000002_create_outbox;
 mod m20261128_000003_task_api;
+mod m20261128_000004_outbox_traceparent;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_tasks::Migration),
             Box::new(m20261128_000002_create_outbox::Migration),
             Box::new(m20261128_000003_task_api::Migration),
+            Box::new(m20261128_000004_outbox_traceparent::Migration),
         ]
     }
 }

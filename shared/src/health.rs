@@ -80,11 +80,19 @@ async fn ready(checks: Data<&Vec<Check>>) -> impl IntoResponse {
 }
 
 /// Serve `/health/live` and `/health/ready` on `bind` until `shutdown`.
-pub async fn serve(bind: String, checks: Vec<Check>, shutdown: CancellationToken) {
+/// Serve `/health/live`, `/health/ready` and `/metrics` on `bind` until shutdown.
+pub async fn serve(
+    bind: String,
+    checks: Vec<Check>,
+    registry: crate::metrics::SharedRegistry,
+    shutdown: CancellationToken,
+) {
     let app = Route::new()
         .at("/health/live", poem::get(live))
         .at("/health/ready", poem::get(ready))
-        .data(checks);
+        .at("/metrics", poem::get(crate::metrics::serve_metrics))
+        .data(checks)
+        .data(registry);
     let result = Server::new(TcpListener::bind(bind.clone()))
         .run_with_graceful_shutdown(
             app,

@@ -191,6 +191,7 @@ async fn every_documented_status_is_returned_and_nothing_else() {
         ("get_task", Method::GET, ""),
         ("cancel_task", Method::POST, "/cancel"),
         ("retry_task", Method::POST, "/retry"),
+        ("task_events", Method::GET, "/events"),
     ] {
         let at = |id: &dyn std::fmt::Display| format!("/api/v1/tasks/{id}{suffix}");
         seen.call(operation, method.clone(), &at(&"not-a-uuid"), Some(KEY))
@@ -209,6 +210,17 @@ async fn every_documented_status_is_returned_and_nothing_else() {
         Some(KEY),
     )
     .await; // 200
+    // An event stream of a task that has not ended stays open: read only its status.
+    let stream = system
+        .http
+        .get(system.url(&format!("/api/v1/tasks/{pending}/events")))
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    seen.seen
+        .insert(("task_events".to_owned(), stream.status().as_u16()));
+    drop(stream);
     seen.call(
         "retry_task",
         Method::POST,
@@ -273,6 +285,13 @@ async fn every_documented_status_is_returned_and_nothing_else() {
         "retry_task",
         Method::POST,
         &format!("/api/v1/tasks/{failed}/retry"),
+        Some(KEY),
+    )
+    .await;
+    seen.call(
+        "task_events",
+        Method::GET,
+        &format!("/api/v1/tasks/{pending}/events"),
         Some(KEY),
     )
     .await;

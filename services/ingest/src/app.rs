@@ -4,6 +4,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use backon::Retryable;
+use imagepipe_shared::metrics::{SharedRegistry, serve_metrics};
 use imagepipe_shared::{
     amqp::{self, Publisher},
     db,
@@ -14,12 +15,13 @@ use poem::{
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     web::Json,
 };
+use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api, auth::ApiKeys, backlog::Backlog, config::IngestConfig, error::Problem, outbox,
-    state::AppState,
+    api, auth::ApiKeys, backlog::Backlog, config::IngestConfig, error::Problem,
+    metrics::IngestMetrics, outbox, state::AppState,
 };
 
 /// A bound, connected ingest, ready to serve.
@@ -27,6 +29,7 @@ pub struct Application {
     acceptor: TcpAcceptor,
     address: SocketAddr,
     state: AppState,
+    registry: SharedRegistry,
 }
 
 impl Application {
@@ -62,7 +65,10 @@ impl Application {
             .and_then(|a| a.as_socket_addr().copied())
             .context("listener has no socket address")?;
         let backlog = Arc::new(Backlog::new(config.max_backlog));
+        let mut registry = Registry::default();
+        let metrics = IngestMetrics::register(&mut registry);
         let state = AppState {
+            metrics,
             api_keys: Arc::new(ApiKeys::new(&config.api_keys)),
             callbacks: Arc::new(config.webhooks.policy()),
             backlog,
@@ -76,6 +82,7 @@ impl Application {
             acceptor,
             address,
             state,
+            registry: Arc::new(registry),
         })
     }
 
@@ -98,6 +105,7 @@ impl Application {
         ));
         let gauge = tokio::spawn(crate::backlog::measure(
             self.state.backlog.clone(),
+            self.state.metrics.clone(),
             self.state.db.clone(),
             self.state.config.amqp.amqp_url.clone(),
             self.state.config.amqp.topology(),
@@ -105,7 +113,7 @@ impl Application {
             shutdown.clone(),
         ));
         tracing::info!(address = %self.address, "ingest listening");
-        let routes = routes(self.state);
+        let routes = routes(self.state, self.registry);
         let signal = shutdown.clone();
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
@@ -124,17 +132,23 @@ impl Application {
 }
 
 /// Every route ingest serves.
-pub fn routes(state: AppState) -> impl poem::Endpoint {
+pub fn routes(state: AppState, registry: SharedRegistry) -> impl poem::Endpoint {
+    let metrics = state.metrics.clone();
     let service = api::service(state.clone());
     let swagger = service.swagger_ui();
     let spec = service.spec_endpoint();
     Route::new()
+        .at("/", poem::get(crate::web::index))
+        .at("/static/app.js", poem::get(crate::web::script))
+        .at("/static/app.css", poem::get(crate::web::stylesheet))
         .nest_no_strip("/api/v1", service)
         .nest("/docs", swagger)
         .at("/openapi.json", spec)
         .at("/health/live", poem::get(api::health::live))
         .at("/health/ready", poem::get(api::health::ready))
+        .at("/metrics", poem::get(serve_metrics))
         .data(state)
+        .data(registry)
         .catch_all_error(|err: poem::Error| async move {
             // Errors outside the API's own responses (unknown route, wrong method) still get
             // a problem document.
@@ -161,6 +175,8 @@ pub fn routes(state: AppState) -> impl poem::Endpoint {
             .with_status(status)
             .with_content_type("application/problem+json")
         })
+        // Outermost, so it sees every answer, errors included, as the client does.
+        .with(metrics)
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.

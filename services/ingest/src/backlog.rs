@@ -12,10 +12,12 @@ use std::{
     time::Duration,
 };
 
-use imagepipe_shared::{amqp::Link, topology::Topology};
+use imagepipe_shared::{amqp::Link, metrics::QueueLabels, topology::Topology};
 use lapin::{options::QueueDeclareOptions, types::FieldTable};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use tokio_util::sync::CancellationToken;
+
+use crate::metrics::IngestMetrics;
 
 /// The last measured backlog and its ceiling (0: no ceiling).
 #[derive(Debug, Default)]
@@ -45,6 +47,7 @@ impl Backlog {
 /// Measure every `interval` until shutdown.
 pub async fn measure(
     backlog: Arc<Backlog>,
+    metrics: IngestMetrics,
     db: DatabaseConnection,
     amqp_url: String,
     topology: Topology,
@@ -73,6 +76,15 @@ pub async fn measure(
             None => 0,
         };
         backlog.waiting.store(outbox + queued, Ordering::Relaxed);
+        metrics
+            .outbox_depth
+            .set(i64::try_from(outbox).unwrap_or(i64::MAX));
+        metrics
+            .queue_depth
+            .get_or_create(&QueueLabels {
+                queue: topology.jobs_queue(),
+            })
+            .set(i64::try_from(queued).unwrap_or(i64::MAX));
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             () = shutdown.cancelled() => return,

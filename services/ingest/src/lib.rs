@@ -9,10 +9,12 @@ mod backlog;
 pub mod config;
 mod error;
 mod idempotency;
+mod metrics;
 mod outbox;
 mod state;
 mod tasks_repo;
 mod upload;
+mod web;
 
 pub use app::Application;
 pub use config::IngestConfig;

@@ -9,7 +9,8 @@
 use std::{sync::Arc, time::Duration};
 
 use futures::future::join_all;
-use imagepipe_shared::{amqp::Publisher, topology::JOB_ROUTING_KEY};
+use imagepipe_shared::{amqp::Publisher, topology::JOB_ROUTING_KEY, trace::TraceContext};
+use lapin::types::FieldTable;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
 };
@@ -77,7 +78,7 @@ async fn relay_batch(db: &DatabaseConnection, publisher: &Publisher) -> Result<u
     let rows = txn
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT id, payload FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            "SELECT id, payload, traceparent FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
             [BATCH.into()],
         ))
         .await?;
@@ -94,18 +95,23 @@ async fn relay_batch(db: &DatabaseConnection, publisher: &Publisher) -> Result<u
             .and_then(|v| v.as_str())
             .unwrap_or_default()
             .to_owned();
+        let mut headers = FieldTable::default();
+        let traceparent: Option<String> = row.try_get("", "traceparent")?;
+        if let Some(trace) = traceparent.as_deref().and_then(TraceContext::parse) {
+            trace.insert_into(&mut headers);
+        }
         ids.push(id);
-        bodies.push((message_id, payload.to_string()));
+        bodies.push((message_id, payload.to_string(), headers));
     }
     // Publish the whole batch at once and wait for all confirms: the channel pipelines them.
     let exchange = publisher.topology().jobs_exchange();
-    let confirms = join_all(bodies.iter().map(|(message_id, body)| {
+    let confirms = join_all(bodies.iter().map(|(message_id, body, headers)| {
         publisher.publish_bytes(
             &exchange,
             JOB_ROUTING_KEY,
             message_id,
             body.as_bytes(),
-            Default::default(),
+            headers.clone(),
         )
     }))
     .await;

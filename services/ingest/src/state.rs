@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 
 use imagepipe_shared::webhooks::CallbackPolicy;
 
-use crate::{auth::ApiKeys, config::IngestConfig};
+use crate::{auth::ApiKeys, config::IngestConfig, metrics::IngestMetrics};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,4 +24,5 @@ pub struct AppState {
     pub api_keys: Arc<ApiKeys>,
     /// Where completion webhooks may go.
     pub callbacks: Arc<CallbackPolicy>,
+    pub metrics: IngestMetrics,
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use imagepipe_entity::{outbox, task};
-use imagepipe_shared::messages::JobMessage;
+use imagepipe_shared::{messages::JobMessage, trace::TraceContext};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
@@ -41,6 +41,8 @@ pub struct NewTask {
     pub callback_url: Option<String>,
     /// The claimed idempotency key (scope, key) to record this task on.
     pub idempotency: Option<(String, String)>,
+    /// The trace the job continues.
+    pub trace: TraceContext,
 }
 
 /// Insert the task (PENDING) and its job in the outbox, in one transaction: either both are
@@ -75,7 +77,7 @@ pub async fn create(db: &DatabaseConnection, new: NewTask) -> Result<(), ApiErro
         }
         .insert(&txn)
         .await?;
-        enqueue(&txn, new.id, payload).await?;
+        enqueue(&txn, new.id, payload, new.trace).await?;
         if let Some((scope, key)) = &new.idempotency {
             txn.execute_raw(crate::idempotency::complete_statement(scope, key, new.id))
                 .await?;
@@ -90,12 +92,14 @@ async fn enqueue(
     txn: &DatabaseTransaction,
     task_id: Uuid,
     payload: serde_json::Value,
+    trace: TraceContext,
 ) -> Result<(), DbErr> {
     outbox::ActiveModel {
         id: NotSet,
         task_id: Set(task_id),
         payload: Set(payload),
         created_at: Set(Utc::now()),
+        traceparent: Set(Some(trace.child().to_string())),
     }
     .insert(txn)
     .await
@@ -200,7 +204,12 @@ pub async fn cancel(db: &DatabaseConnection, scope: &Scope, id: Uuid) -> Result<
 
 /// Queue a FAILED task again as a new run: PENDING, attempts from zero, its job in the
 /// outbox, in one transaction.
-pub async fn retry(db: &DatabaseConnection, scope: &Scope, id: Uuid) -> Result<Change, ApiError> {
+pub async fn retry(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    id: Uuid,
+    trace: TraceContext,
+) -> Result<Change, ApiError> {
     let owner = scope.owner().map(str::to_owned);
     timed(async {
         let txn = db.begin().await?;
@@ -228,7 +237,7 @@ pub async fn retry(db: &DatabaseConnection, scope: &Scope, id: Uuid) -> Result<C
                 .for_run(run);
                 let payload =
                     serde_json::to_value(&job).map_err(|e| DbErr::Custom(e.to_string()))?;
-                enqueue(&txn, task.id, payload).await?;
+                enqueue(&txn, task.id, payload, trace).await?;
                 Change::Done(Box::new(task))
             }
             None => current(&txn, id, owner.as_deref()).await?,

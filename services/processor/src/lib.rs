@@ -5,6 +5,7 @@
 mod cancellations;
 pub mod config;
 pub mod kernel;
+mod metrics;
 mod worker;
 
 use std::sync::{Arc, atomic::AtomicBool};
@@ -45,9 +46,21 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
             async move { storage.ping().await.is_ok() }
         }),
     ];
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = metrics::ProcessorMetrics::register(&mut registry);
     let health = tokio::spawn(health::serve(
         config.health.health_bind.clone(),
         checks,
+        Arc::new(registry),
+        shutdown.clone(),
+    ));
+    let depths = tokio::spawn(imagepipe_shared::metrics::watch_queue_depths(
+        config.amqp.amqp_url.clone(),
+        "imagepipe-processor-metrics",
+        topology.clone(),
+        vec![topology.jobs_queue()],
+        metrics.queue_depth.clone(),
+        std::time::Duration::from_secs(5),
         shutdown.clone(),
     ));
     let cancellations = Arc::new(cancellations::Cancellations::default());
@@ -82,6 +95,7 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
         storage,
         topology.clone(),
         cancellations,
+        metrics,
     ));
     let spec = amqp::ConsumerSpec {
         url: &config.amqp.amqp_url,
@@ -98,6 +112,7 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
     })
     .await;
     let _ = listener.await;
+    let _ = depths.await;
     let _ = health.await;
     tracing::info!("processor stopped");
     Ok(())

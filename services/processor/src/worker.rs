@@ -14,6 +14,7 @@ use imagepipe_shared::{
     messages::{self, ErrorCode, JobMessage, StatusEvent, TaskFailure, headers},
     storage::{Storage, StorageError},
     topology::{EVENT_ROUTING_KEY, Topology},
+    trace::TraceContext,
 };
 use lapin::{
     message::Delivery,
@@ -27,6 +28,7 @@ use crate::{
     cancellations::Cancellations,
     config::ProcessorConfig,
     kernel::{self, KernelError},
+    metrics::ProcessorMetrics,
 };
 
 pub struct Worker {
@@ -38,6 +40,7 @@ pub struct Worker {
     limits: DecodeLimits,
     crash_on_task: Option<uuid::Uuid>,
     cancellations: Arc<Cancellations>,
+    metrics: ProcessorMetrics,
 }
 
 /// How one attempt ended, when not with a result.
@@ -88,6 +91,7 @@ impl Worker {
         storage: Storage,
         topology: Topology,
         cancellations: Arc<Cancellations>,
+        metrics: ProcessorMetrics,
     ) -> Self {
         Self {
             storage,
@@ -102,6 +106,7 @@ impl Worker {
             limits: config.decode_limits(),
             crash_on_task: config.crash_on_task,
             cancellations,
+            metrics,
         }
     }
 
@@ -116,42 +121,60 @@ impl Worker {
                 return;
             }
         };
-        let span = tracing::info_span!("job", task_id = %job.task_id, attempt = job.attempt);
-        self.handle_job(&delivery, job).instrument(span).await;
+        // The job's trace continues; a job published without one starts a new trace.
+        let trace = TraceContext::from_amqp(delivery.properties.headers().as_ref())
+            .unwrap_or_else(TraceContext::new_root)
+            .child();
+        let span = tracing::info_span!("job", task_id = %job.task_id, attempt = job.attempt, run = job.run, trace_id = %trace.trace_id_hex());
+        self.handle_job(&delivery, job, trace)
+            .instrument(span)
+            .await;
     }
 
-    async fn handle_job(&self, delivery: &Delivery, job: JobMessage) {
+    async fn handle_job(&self, delivery: &Delivery, job: JobMessage, trace: TraceContext) {
         if self.crash_on_task == Some(job.task_id) {
             tracing::error!("IMAGEPIPE_TEST_CRASH_ON_TASK matches: aborting the process");
             std::process::abort();
         }
         let Some(running) = self.cancellations.start(job.task_id) else {
             tracing::info!("task was cancelled, skipping its job");
+            self.metrics.cancelled.inc();
             return ack(delivery).await;
         };
-        let outcome = match self.process(&job, &running.token).await {
+        self.metrics.started.inc();
+        self.metrics.in_flight.inc();
+        let processed = self.process(&job, &running.token, trace).await;
+        self.metrics.in_flight.dec();
+        let outcome = match processed {
             Ok(Some(result_key)) => {
                 tracing::info!(result_key, "completed");
+                self.metrics.completed.inc();
                 self.report(
                     StatusEvent::completed(job.task_id, job.attempt, result_key).in_run(job.run),
+                    trace,
                 )
                 .await
             }
             Ok(None) => {
                 tracing::info!("task was cancelled, stopped working on it");
+                self.metrics.cancelled.inc();
                 Ok(())
             }
             Err(JobError::Permanent(failure)) => {
+                self.metrics.failed(failure.code.as_str());
                 tracing::warn!(
                     code = failure.code.as_str(),
                     message = failure.message,
                     "failed"
                 );
-                self.report(StatusEvent::failed(job.task_id, job.attempt, failure).in_run(job.run))
-                    .await
+                self.report(
+                    StatusEvent::failed(job.task_id, job.attempt, failure).in_run(job.run),
+                    trace,
+                )
+                .await
             }
             Err(JobError::Transient { code, message }) => {
-                self.retry_or_park(&job, code, message).await
+                self.retry_or_park(&job, code, message, trace).await
             }
             Err(JobError::Broker(err)) => Err(err),
         };
@@ -171,13 +194,18 @@ impl Worker {
         &self,
         job: &JobMessage,
         cancelled: &CancellationToken,
+        trace: TraceContext,
     ) -> Result<Option<String>, JobError> {
         let work = async {
-            self.report(StatusEvent::processing(job.task_id, job.attempt).in_run(job.run))
-                .await?;
+            self.report(
+                StatusEvent::processing(job.task_id, job.attempt).in_run(job.run),
+                trace,
+            )
+            .await?;
             let original = self.storage.uploads.get_file(&job.original_key).await?;
 
             let limits = self.limits;
+            let pixel_work = std::time::Instant::now();
             let processed =
                 tokio::task::spawn_blocking(move || kernel::grayscale(&original, limits))
                     .await
@@ -187,9 +215,13 @@ impl Worker {
                             message: format!("image processing crashed: {e}"),
                         })
                     })??;
+            self.metrics
+                .processing_seconds
+                .observe(pixel_work.elapsed().as_secs_f64());
 
             // Stands in for model inference: a timer, holding no thread.
             tokio::time::sleep(self.delay).await;
+            self.metrics.delay_seconds.observe(self.delay.as_secs_f64());
             Ok::<_, JobError>(processed)
         };
         // A cancellation stops the work up to here. (Pixel work already on the blocking pool
@@ -208,14 +240,16 @@ impl Worker {
         Ok(Some(key))
     }
 
-    async fn report(&self, event: StatusEvent) -> Result<(), AmqpError> {
+    async fn report(&self, event: StatusEvent, trace: TraceContext) -> Result<(), AmqpError> {
+        let mut headers = FieldTable::default();
+        trace.child().insert_into(&mut headers);
         self.publisher
             .publish(
                 &self.topology.events_exchange(),
                 EVENT_ROUTING_KEY,
                 event.message_id,
                 &event,
-                FieldTable::default(),
+                headers,
             )
             .await
     }
@@ -227,7 +261,11 @@ impl Worker {
         job: &JobMessage,
         code: ErrorCode,
         message: String,
+        trace: TraceContext,
     ) -> Result<(), AmqpError> {
+        // The next attempt, or the parked job, stays in the same trace.
+        let mut table = FieldTable::default();
+        trace.insert_into(&mut table);
         if job.attempt < self.max_attempts {
             let delay = self.topology.retry_delay(job.attempt);
             tracing::warn!(
@@ -236,6 +274,7 @@ impl Worker {
                 ?delay,
                 "transient failure, retrying"
             );
+            self.metrics.retried.inc();
             let next = JobMessage {
                 attempt: job.attempt + 1,
                 ..job.clone()
@@ -247,7 +286,7 @@ impl Worker {
                     &Topology::retry_routing_key(delay),
                     next.message_id,
                     &next,
-                    FieldTable::default(),
+                    table,
                 )
                 .await;
         }
@@ -260,7 +299,8 @@ impl Worker {
             reason,
             "retries exhausted, parking the job"
         );
-        let mut table = FieldTable::default();
+        self.metrics.parked.inc();
+        self.metrics.failed(code.as_str());
         table.insert(
             headers::FAILURE_CODE.into(),
             AMQPValue::LongString(LongString::from(code.as_str())),

@@ -13,6 +13,7 @@ use imagepipe_shared::{
     messages::{self, ReportedStatus},
     storage::Storage,
     topology::Topology,
+    trace::TraceContext,
 };
 use lapin::{
     message::Delivery,
@@ -20,16 +21,19 @@ use lapin::{
 };
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{
     config::ResultWriterConfig,
     dead_letters::{self, Verdict},
+    metrics::{EventLabels, ReasonLabels, WriterMetrics},
     transitions::{self, Applied},
 };
 
 pub struct Handlers {
     db: DatabaseConnection,
     storage: Storage,
+    metrics: WriterMetrics,
     publisher: Publisher,
     topology: Topology,
     shutdown: CancellationToken,
@@ -39,6 +43,7 @@ impl Handlers {
     pub fn new(
         db: DatabaseConnection,
         storage: Storage,
+        metrics: WriterMetrics,
         config: &ResultWriterConfig,
         topology: Topology,
         shutdown: CancellationToken,
@@ -46,6 +51,7 @@ impl Handlers {
         Self {
             db,
             storage,
+            metrics,
             publisher: Publisher::new(
                 config.amqp.amqp_url.clone(),
                 "imagepipe-result-writer-publisher",
@@ -71,6 +77,15 @@ impl Handlers {
     }
 
     pub async fn status_event(&self, delivery: Delivery) {
+        let trace = TraceContext::from_amqp(delivery.properties.headers().as_ref());
+        let span = tracing::info_span!(
+            "event",
+            trace_id = trace.map(|t| t.trace_id_hex()).unwrap_or_default()
+        );
+        self.apply_status_event(delivery).instrument(span).await;
+    }
+
+    async fn apply_status_event(&self, delivery: Delivery) {
         let event: messages::StatusEvent = match messages::decode(&delivery.data) {
             Ok(event) => event,
             Err(err) => {
@@ -85,6 +100,18 @@ impl Handlers {
         match applied {
             Some(applied) => {
                 tracing::info!(task_id = %event.task_id, status = ?event.status, ?applied, "status event");
+                self.metrics
+                    .events
+                    .get_or_create(&EventLabels {
+                        status: format!("{:?}", event.status).to_uppercase(),
+                        outcome: if applied == Applied::Changed {
+                            "changed"
+                        } else {
+                            "ignored"
+                        }
+                        .to_owned(),
+                    })
+                    .inc();
                 if applied == Applied::Ignored {
                     self.drop_late_result(&event).await;
                 }
@@ -151,6 +178,12 @@ impl Handlers {
                 else {
                     return settle(&delivery, Settle::Requeue).await;
                 };
+                self.metrics
+                    .dead_letters
+                    .get_or_create(&ReasonLabels {
+                        reason: failure.code.as_str().to_owned(),
+                    })
+                    .inc();
                 if applied == Applied::Changed {
                     tracing::warn!(%task_id, code = failure.code.as_str(), message = failure.message, "task failed from the dead-letter queue");
                 }

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod dead_letters;
 mod handlers;
+pub mod metrics;
 pub mod reaper;
 pub mod retention;
 pub mod transitions;
@@ -39,9 +40,12 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
     // touching the network, so an absent object store delays deletions, never status updates.
     let storage = Storage::open(&config.storage).context("invalid object store settings")?;
     let topology = config.amqp.topology();
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = metrics::WriterMetrics::register(&mut registry);
     let handlers = Arc::new(Handlers::new(
         db.clone(),
         storage.clone(),
+        metrics.clone(),
         &config,
         topology.clone(),
         shutdown.clone(),
@@ -62,15 +66,30 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
     let health = tokio::spawn(health::serve(
         config.health.health_bind.clone(),
         checks,
+        Arc::new(registry),
+        shutdown.clone(),
+    ));
+    let depths = tokio::spawn(imagepipe_shared::metrics::watch_queue_depths(
+        config.amqp.amqp_url.clone(),
+        "imagepipe-result-writer-metrics",
+        topology.clone(),
+        vec![
+            topology.events_queue(),
+            topology.dead_letter_queue(),
+            topology.parked_queue(),
+        ],
+        metrics.queue_depth.clone(),
+        Duration::from_secs(5),
         shutdown.clone(),
     ));
     let reaper = tokio::spawn(reaper::run(
         db.clone(),
+        metrics.clone(),
         config.task_timeout(),
         config.reaper_interval(),
         shutdown.clone(),
     ));
-    let dispatcher = match webhooks::Dispatcher::new(db.clone(), &config)? {
+    let dispatcher = match webhooks::Dispatcher::new(db.clone(), &config, metrics.clone())? {
         Some(dispatcher) => Some(tokio::spawn(dispatcher.run(shutdown.clone()))),
         None => {
             if config.webhooks.policy().is_enabled() {
@@ -85,6 +104,7 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
         tokio::spawn(retention::run(
             db,
             storage,
+            metrics.clone(),
             age,
             Duration::from_secs(config.retention_interval_secs.max(1)),
             shutdown.clone(),
@@ -122,6 +142,7 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
     });
     tokio::join!(events, dead);
     let _ = reaper.await;
+    let _ = depths.await;
     for job in [dispatcher, retention].into_iter().flatten() {
         let _ = job.await;
     }

@@ -6,10 +6,11 @@ use std::time::Duration;
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
-use crate::transitions;
+use crate::{metrics::WriterMetrics, transitions};
 
 pub async fn run(
     db: DatabaseConnection,
+    metrics: WriterMetrics,
     timeout: Duration,
     interval: Duration,
     shutdown: CancellationToken,
@@ -23,7 +24,10 @@ pub async fn run(
         }
         match transitions::reap(&db, timeout).await {
             Ok(0) => {}
-            Ok(n) => tracing::warn!(tasks = n, ?timeout, "failed tasks that ran out of time"),
+            Ok(n) => {
+                metrics.reaped.inc_by(n);
+                tracing::warn!(tasks = n, ?timeout, "failed tasks that ran out of time")
+            }
             Err(err) => tracing::warn!(%err, "reaper cannot reach the database"),
         }
     }

@@ -13,12 +13,15 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, 
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::metrics::WriterMetrics;
+
 /// Tasks deleted per round at most, so one round stays short.
 const BATCH: i64 = 200;
 
 pub async fn run(
     db: DatabaseConnection,
     storage: Storage,
+    metrics: WriterMetrics,
     retention: Duration,
     interval: Duration,
     shutdown: CancellationToken,
@@ -32,7 +35,10 @@ pub async fn run(
         }
         match sweep(&db, &storage, retention).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(tasks = n, ?retention, "deleted tasks past retention"),
+            Ok(n) => {
+                metrics.expired.inc_by(n);
+                tracing::info!(tasks = n, ?retention, "deleted tasks past retention")
+            }
             Err(err) => tracing::warn!(%err, "retention cannot reach the database"),
         }
     }

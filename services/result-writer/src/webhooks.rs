@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::config::ResultWriterConfig;
+use crate::{config::ResultWriterConfig, metrics::WriterMetrics};
 
 /// How long a claimed delivery is ours before another result-writer may take it over.
 const LEASE: Duration = Duration::from_secs(120);
@@ -89,6 +89,7 @@ pub struct Dispatcher {
     max_attempts: i32,
     retry_min: Duration,
     poll: Duration,
+    metrics: WriterMetrics,
 }
 
 impl Dispatcher {
@@ -96,6 +97,7 @@ impl Dispatcher {
     pub fn new(
         db: DatabaseConnection,
         config: &ResultWriterConfig,
+        metrics: WriterMetrics,
     ) -> anyhow::Result<Option<Self>> {
         let Some(secret) = config.webhook_secret.clone().filter(|s| !s.is_empty()) else {
             return Ok(None);
@@ -115,6 +117,7 @@ impl Dispatcher {
             max_attempts: i32::try_from(config.webhook_max_attempts.max(1)).unwrap_or(i32::MAX),
             retry_min: Duration::from_millis(config.webhook_retry_min_ms),
             poll: Duration::from_millis(config.webhook_poll_ms),
+            metrics,
         }))
     }
 
@@ -169,6 +172,7 @@ impl Dispatcher {
         let result = match outcome {
             Ok(()) => {
                 tracing::info!(url = due.url, "webhook delivered");
+                self.metrics.webhook("delivered");
                 self.record(
                     "UPDATE webhook_deliveries SET delivered_at = now(), last_error = NULL WHERE id = $1",
                     vec![due.id.into()],
@@ -177,15 +181,18 @@ impl Dispatcher {
             }
             Err(Failure::Permanent(reason)) => {
                 tracing::warn!(reason, "webhook abandoned");
+                self.metrics.webhook("abandoned");
                 self.abandon(&due, &reason).await
             }
             Err(Failure::Retry(reason)) if due.attempts >= self.max_attempts => {
                 tracing::warn!(reason, "webhook abandoned after its last attempt");
+                self.metrics.webhook("abandoned");
                 self.abandon(&due, &reason).await
             }
             Err(Failure::Retry(reason)) => {
                 let delay = self.retry_delay(due.attempts);
                 tracing::info!(reason, ?delay, "webhook failed, will retry");
+                self.metrics.webhook("retry");
                 self.record(
                     "UPDATE webhook_deliveries
                         SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3)

@@ -1,9 +1,10 @@
 //! `POST /api/v1/analyze`: accept an upload.
 
 use bytes::Bytes;
-use imagepipe_shared::{image_rules, keys};
+use imagepipe_shared::{image_rules, keys, trace::TraceContext};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, payload::Json};
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::ApiTags;
@@ -125,13 +126,29 @@ impl AnalyzeApi {
         /// (configurable) answers with the first request's task. Scoped per API key.
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
+        /// W3C trace context: the task's job and events continue this trace (a new one is
+        /// started without it), so its logs in every service carry the same `trace_id`.
+        traceparent: Header<Option<String>>,
         body: UploadBody,
     ) -> AnalyzeResponse {
+        let trace = traceparent
+            .0
+            .as_deref()
+            .and_then(TraceContext::parse)
+            .unwrap_or_else(TraceContext::new_root);
         let accepted = async {
             let scope = auth.scope(&self.state)?;
-            accept(&self.state, &scope, idempotency_key.0, body).await
-        };
-        match accepted.await {
+            accept(&self.state, &scope, idempotency_key.0, trace, body).await
+        }
+        .instrument(tracing::info_span!("upload", trace_id = %trace.trace_id_hex()));
+        let accepted = accepted.await;
+        match &accepted {
+            Ok(_) => {
+                self.state.metrics.uploads_accepted.inc();
+            }
+            Err(err) => self.state.metrics.rejected(err.code()),
+        }
+        match accepted {
             Ok(task_id) => AnalyzeResponse::Accepted(
                 Json(Accepted::processing(task_id)),
                 format!("/api/v1/tasks/{task_id}"),
@@ -145,6 +162,7 @@ async fn accept(
     state: &AppState,
     scope: &Scope,
     idempotency_key: Option<String>,
+    trace: TraceContext,
     body: UploadBody,
 ) -> Result<Uuid, ApiError> {
     if let Some(key) = &idempotency_key {
@@ -189,6 +207,7 @@ async fn accept(
         header,
         callback_url,
         idempotency.clone(),
+        trace,
     )
     .await;
     if let (Err(_), Some((scope, key))) = (&created, &idempotency) {
@@ -204,6 +223,7 @@ async fn create(
     header: image_rules::Header,
     callback_url: Option<String>,
     idempotency: Option<(String, String)>,
+    trace: TraceContext,
 ) -> Result<Uuid, ApiError> {
     let task_id = Uuid::now_v7();
     let original_key = keys::original_key(task_id);
@@ -221,6 +241,7 @@ async fn create(
         owner: scope.owner().map(str::to_owned),
         callback_url,
         idempotency,
+        trace,
     };
     if let Err(err) = tasks_repo::create(&state.db, new_task).await {
         // Nothing was committed: take the object back so no orphan is left.

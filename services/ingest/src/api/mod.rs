@@ -2,6 +2,7 @@
 //! response enum become its OpenAPI text.
 
 mod analyze;
+mod events;
 pub mod health;
 mod tasks;
 
@@ -18,13 +19,18 @@ enum ApiTags {
 }
 
 /// The OpenAPI service with all endpoints.
-pub fn service(state: AppState) -> OpenApiService<(analyze::AnalyzeApi, tasks::TasksApi), ()> {
+pub fn service(
+    state: AppState,
+) -> OpenApiService<(analyze::AnalyzeApi, tasks::TasksApi, events::EventsApi), ()> {
     OpenApiService::new(
         (
             analyze::AnalyzeApi {
                 state: state.clone(),
             },
-            tasks::TasksApi { state },
+            tasks::TasksApi {
+                state: state.clone(),
+            },
+            events::EventsApi { state },
         ),
         "imagepipe",
         env!("CARGO_PKG_VERSION"),

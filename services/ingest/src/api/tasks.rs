@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use imagepipe_entity::task::{self, TaskStatus};
-use imagepipe_shared::{messages::CancelMessage, storage::Bucket};
+use imagepipe_shared::{messages::CancelMessage, storage::Bucket, trace::TraceContext};
 use lapin::types::FieldTable;
 use poem_openapi::{
     ApiResponse, Enum, Object, OpenApi,
@@ -224,7 +224,7 @@ fn get_bad_request(err: poem::Error) -> GetTaskResponse {
 }
 
 /// A task id in the path that is not a UUID gets its own code.
-fn path_error(err: poem::Error) -> ApiError {
+pub(super) fn path_error(err: poem::Error) -> ApiError {
     if err.is::<poem_openapi::error::ParsePathError>() {
         ApiError::InvalidTaskId(err.to_string())
     } else {
@@ -490,7 +490,7 @@ impl TasksApi {
         let id = task_id.0;
         let retried = async {
             let scope = auth.scope(&self.state)?;
-            match tasks_repo::retry(&self.state.db, &scope, id).await? {
+            match tasks_repo::retry(&self.state.db, &scope, id, TraceContext::new_root()).await? {
                 Change::Done(task) => Ok(task),
                 Change::Refused(status) => Err(ApiError::TaskNotRetryable {
                     id,
@@ -537,32 +537,37 @@ impl TasksApi {
     }
 
     async fn view(&self, task: task::Model) -> TaskView {
-        let storage = &self.state.storage;
-        let original = self.stored(&storage.uploads, &task.original_key).await;
-        let result = match &task.result_key {
-            Some(key) if task.status == TaskStatus::Completed => {
-                Some(self.stored(&storage.processed, key).await)
-            }
-            _ => None,
-        };
-        to_view(task, original, result)
+        view(&self.state, task).await
     }
+}
 
-    async fn stored(&self, bucket: &Bucket, key: &str) -> StoredObject {
-        let ttl = self.state.config.download_url_ttl();
-        let url = match bucket.download_url(key, ttl).await {
-            Ok(url) => url,
-            Err(err) => {
-                tracing::warn!(%err, key, "cannot sign a download URL");
-                None
-            }
-        };
-        StoredObject {
-            bucket: bucket.name().to_owned(),
-            key: key.to_owned(),
-            url_expires_at: url.as_ref().map(|_| Utc::now() + ttl),
-            download_url: url.map(String::from),
+/// A task as the API shows it, with fresh download URLs.
+pub async fn view(state: &AppState, task: task::Model) -> TaskView {
+    let storage = &state.storage;
+    let original = stored(state, &storage.uploads, &task.original_key).await;
+    let result = match &task.result_key {
+        Some(key) if task.status == TaskStatus::Completed => {
+            Some(stored(state, &storage.processed, key).await)
         }
+        _ => None,
+    };
+    to_view(task, original, result)
+}
+
+async fn stored(state: &AppState, bucket: &Bucket, key: &str) -> StoredObject {
+    let ttl = state.config.download_url_ttl();
+    let url = match bucket.download_url(key, ttl).await {
+        Ok(url) => url,
+        Err(err) => {
+            tracing::warn!(%err, key, "cannot sign a download URL");
+            None
+        }
+    };
+    StoredObject {
+        bucket: bucket.name().to_owned(),
+        key: key.to_owned(),
+        url_expires_at: url.as_ref().map(|_| Utc::now() + ttl),
+        download_url: url.map(String::from),
     }
 }
 

@@ -1,0 +1,165 @@
+//! `GET /api/v1/tasks/{task_id}/events`: a task's status changes as Server-Sent Events, until
+//! it ends. The web page follows tasks with it instead of polling.
+
+use std::time::Duration;
+
+use futures::{StreamExt, stream::BoxStream};
+use imagepipe_entity::task;
+use poem::web::sse::Event;
+use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::EventStream, types::ToJSON};
+use uuid::Uuid;
+
+use super::{
+    ApiTags,
+    tasks::{TaskView, path_error, view},
+};
+use crate::{
+    auth::{Auth, Scope},
+    error::{ApiError, Problem, RETRY_AFTER_SECS},
+    state::AppState,
+    tasks_repo,
+};
+
+/// How often a stream looks at its task. A primary-key read: cheap enough for many watchers.
+const POLL: Duration = Duration::from_millis(300);
+/// A comment line this often keeps proxies from closing a quiet stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub struct EventsApi {
+    pub state: AppState,
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum TaskEventsResponse {
+    /// A `text/event-stream`: one `status` event with the task (as `GET /tasks/{id}` returns
+    /// it) at once, then one on every change, until the task is COMPLETED, FAILED or
+    /// CANCELLED; then the stream ends.
+    #[oai(status = 200)]
+    Ok(EventStream<BoxStream<'static, TaskView>>),
+    /// The id is not a UUID (`invalid_task_id`).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(poem_openapi::payload::Json<Problem>),
+    /// An API key is required and none valid was given (`unauthorized`).
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(poem_openapi::payload::Json<Problem>),
+    /// No task has this id, or it belongs to another API key (`task_not_found`).
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(poem_openapi::payload::Json<Problem>),
+    /// The task was deleted after its retention period (`task_expired`).
+    #[oai(status = 410, content_type = "application/problem+json")]
+    Gone(poem_openapi::payload::Json<Problem>),
+    /// The database is unavailable (`database_unavailable`).
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(
+        poem_openapi::payload::Json<Problem>,
+        #[oai(header = "Retry-After")] u32,
+    ),
+    /// Unexpected server error (`internal_error`).
+    #[oai(status = 500, content_type = "application/problem+json")]
+    Internal(poem_openapi::payload::Json<Problem>),
+}
+
+impl From<ApiError> for TaskEventsResponse {
+    fn from(err: ApiError) -> Self {
+        let problem = poem_openapi::payload::Json(err.problem());
+        match err.status().as_u16() {
+            400 => Self::BadRequest(problem),
+            401 => Self::Unauthorized(problem),
+            404 => Self::NotFound(problem),
+            410 => Self::Gone(problem),
+            503 => Self::Unavailable(problem, RETRY_AFTER_SECS),
+            _ => Self::Internal(problem),
+        }
+    }
+}
+
+fn bad_request(err: poem::Error) -> TaskEventsResponse {
+    path_error(err).into()
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Tasks")]
+impl EventsApi {
+    /// Follow a task
+    ///
+    /// Server-Sent Events of the task's status changes until it ends: each `status` event
+    /// carries the task as `GET /api/v1/tasks/{task_id}` returns it.
+    #[oai(
+        path = "/tasks/:task_id/events",
+        method = "get",
+        operation_id = "task_events"
+    )]
+    async fn task_events(&self, auth: Auth, task_id: Path<Uuid>) -> TaskEventsResponse {
+        let first = async {
+            let scope = auth.scope(&self.state)?;
+            match tasks_repo::find(&self.state.db, &scope, task_id.0).await? {
+                Some(task) => Ok((scope, task)),
+                None => Err(tasks_repo::missing(&self.state.db, &scope, task_id.0).await),
+            }
+        };
+        match first.await {
+            Ok((scope, task)) => {
+                let stream = changes(self.state.clone(), scope, task);
+                TaskEventsResponse::Ok(
+                    EventStream::new(stream)
+                        .keep_alive(KEEP_ALIVE)
+                        .to_event(|view| {
+                            Event::message(view.to_json_string()).event_type("status")
+                        }),
+                )
+            }
+            Err(err) => err.into(),
+        }
+    }
+}
+
+/// Where a stream is: the task as last sent, and whether it has ended.
+struct Watch {
+    state: AppState,
+    scope: Scope,
+    id: Uuid,
+    last: Option<(task::TaskStatus, chrono::DateTime<chrono::Utc>)>,
+    next: Option<task::Model>,
+    ended: bool,
+}
+
+/// The task now, then every change, ending after a terminal state (or if it disappears).
+fn changes(state: AppState, scope: Scope, first: task::Model) -> BoxStream<'static, TaskView> {
+    let watch = Watch {
+        state,
+        scope,
+        id: first.id,
+        last: None,
+        next: Some(first),
+        ended: false,
+    };
+    futures::stream::unfold(watch, |mut watch| async move {
+        loop {
+            if watch.ended {
+                return None;
+            }
+            let task = match watch.next.take() {
+                Some(task) => task,
+                None => {
+                    tokio::time::sleep(POLL).await;
+                    match tasks_repo::find(&watch.state.db, &watch.scope, watch.id).await {
+                        Ok(Some(task)) => task,
+                        // Deleted by retention meanwhile: nothing more will happen.
+                        Ok(None) => return None,
+                        // The database is away: keep the stream, look again later.
+                        Err(_) => continue,
+                    }
+                }
+            };
+            let seen = (task.status, task.updated_at);
+            if watch.last == Some(seen) {
+                continue;
+            }
+            watch.last = Some(seen);
+            watch.ended = task.status.is_terminal();
+            let view = view(&watch.state, task).await;
+            return Some((view, watch));
+        }
+    })
+    .boxed()
+}
