@@ -35,8 +35,45 @@ pub struct Processed {
     pub height: u32,
 }
 
+/// Encoder settings. The product uses [`Settings::default`]; the benchmark sets the JPEG
+/// quality OpenCV is compared at.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub jpeg_quality: u8,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            jpeg_quality: JPEG_QUALITY,
+        }
+    }
+}
+
 /// Decode, orient, convert to grayscale and encode one image.
 pub fn grayscale(bytes: &[u8], limits: DecodeLimits) -> Result<Processed, KernelError> {
+    grayscale_with(bytes, limits, Settings::default())
+}
+
+/// [`grayscale`] with chosen encoder settings.
+pub fn grayscale_with(
+    bytes: &[u8],
+    limits: DecodeLimits,
+    settings: Settings,
+) -> Result<Processed, KernelError> {
+    let decoded = decode_luma(bytes, limits)?;
+    encode(&decoded.luma, decoded.format, settings)
+}
+
+/// An original turned into upright grayscale pixels, before encoding.
+pub struct Decoded {
+    pub luma: Luma,
+    /// The original's format, which decides the result's.
+    pub format: ImageFormat,
+}
+
+/// Decode under `limits`, apply the EXIF orientation and convert to BT.601 luma.
+pub fn decode_luma(bytes: &[u8], limits: DecodeLimits) -> Result<Decoded, KernelError> {
     // Defence in depth: ingest checked the header already, but the job could come from
     // anywhere that can publish.
     let header = inspect(bytes, limits)?;
@@ -67,15 +104,9 @@ pub fn grayscale(bytes: &[u8], limits: DecodeLimits) -> Result<Processed, Kernel
     let orientation = decoder.orientation().map_err(undecodable)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
     image.apply_orientation(orientation);
-
-    let (width, height) = (image.width(), image.height());
-    let (bytes, extension, content_type) = encode(&to_bt601_luma(&image), header.format)?;
-    Ok(Processed {
-        bytes,
-        extension,
-        content_type,
-        width,
-        height,
+    Ok(Decoded {
+        luma: to_bt601_luma(&image),
+        format: header.format,
     })
 }
 
@@ -112,6 +143,23 @@ pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
 pub enum Luma {
     Opaque(GrayImage),
     WithAlpha(GrayAlphaImage),
+}
+
+impl Luma {
+    pub fn dimensions(&self) -> (u32, u32) {
+        match self {
+            Luma::Opaque(gray) => gray.dimensions(),
+            Luma::WithAlpha(gray) => gray.dimensions(),
+        }
+    }
+
+    /// The grey plane alone, one byte a pixel, row by row (alpha dropped).
+    pub fn grey_plane(&self) -> Vec<u8> {
+        match self {
+            Luma::Opaque(gray) => gray.as_raw().clone(),
+            Luma::WithAlpha(gray) => gray.as_raw().iter().step_by(2).copied().collect(),
+        }
+    }
 }
 
 /// BT.601 luma, bit-exact with OpenCV's `COLOR_RGB2GRAY`: the same 14-bit fixed-point
@@ -154,20 +202,30 @@ pub fn bt601(r: u8, g: u8, b: u8) -> u8 {
     ((u32::from(r) * R + u32::from(g) * G + u32::from(b) * B + (1 << 13)) >> 14) as u8
 }
 
-/// JPEG stays JPEG (quality 90; JPEG has no alpha). Everything else becomes PNG: lossless,
-/// keeps alpha, and every browser shows it. (`image` encodes WebP only losslessly and GIF
-/// only as a palette, neither a good home for a grayscale photo.)
-fn encode(
+/// Encode grayscale pixels in the result format `input` calls for.
+///
+/// JPEG stays JPEG (JPEG has no alpha). Everything else becomes PNG: lossless, keeps alpha,
+/// and every browser shows it. (`image` encodes WebP only losslessly and GIF only as a
+/// palette, neither a good home for a grayscale photo.)
+pub fn encode(
     luma: &Luma,
     input: ImageFormat,
-) -> Result<(Vec<u8>, &'static str, &'static str), KernelError> {
+    settings: Settings,
+) -> Result<Processed, KernelError> {
+    let (width, height) = luma.dimensions();
     let mut bytes = Vec::new();
     let encode_err = |e: image::ImageError| KernelError::Encode(e.to_string());
     if let (ImageFormat::Jpeg, Luma::Opaque(gray)) = (input, luma) {
-        JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY)
+        JpegEncoder::new_with_quality(&mut bytes, settings.jpeg_quality)
             .encode_image(gray)
             .map_err(encode_err)?;
-        return Ok((bytes, "jpg", "image/jpeg"));
+        return Ok(Processed {
+            bytes,
+            extension: "jpg",
+            content_type: "image/jpeg",
+            width,
+            height,
+        });
     }
     // Fast compression with adaptive filtering: close to the default level's size in a
     // fraction of its time.
@@ -178,7 +236,13 @@ fn encode(
         Luma::WithAlpha(gray) => gray.write_with_encoder(encoder),
     }
     .map_err(encode_err)?;
-    Ok((bytes, "png", "image/png"))
+    Ok(Processed {
+        bytes,
+        extension: "png",
+        content_type: "image/png",
+        width,
+        height,
+    })
 }
 
 #[cfg(test)]
