@@ -3,9 +3,9 @@
 //! For each file: the median and minimum of `--runs` timed runs of the whole kernel (decode,
 //! grayscale, encode), and of its decode and encode halves alone. The pre-encode grey plane
 //! is written to `--luma-dir` as a PGM, so `bench/opencv_kernel.py` can compare it with
-//! OpenCV's. One JSON object per file goes to stdout.
+//! OpenCV's; the encoded result to `--out-dir`. One JSON object per file goes to stdout.
 //!
-//!     kernel [--runs N] [--jpeg-quality Q] [--luma-dir DIR] [DIR]
+//!     kernel [--runs N] [--jpeg-quality Q] [--luma-dir DIR] [--out-dir DIR] [DIR]
 //!
 //! Run it through `bench/kernel.sh`, which pins it to one core and runs OpenCV beside it.
 
@@ -24,6 +24,7 @@ struct Args {
     runs: usize,
     settings: Settings,
     luma_dir: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
     dir: PathBuf,
 }
 
@@ -32,6 +33,7 @@ fn parse_args() -> Result<Args, String> {
         runs: 11,
         settings: Settings::default(),
         luma_dir: None,
+        out_dir: None,
         dir: PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../shared/testdata/good"
@@ -52,9 +54,10 @@ fn parse_args() -> Result<Args, String> {
                     .map_err(|e| format!("--jpeg-quality: {e}"))?;
             }
             "--luma-dir" => args.luma_dir = Some(value("--luma-dir")?.into()),
+            "--out-dir" => args.out_dir = Some(value("--out-dir")?.into()),
             "-h" | "--help" => {
                 return Err(
-                    "usage: kernel [--runs N] [--jpeg-quality Q] [--luma-dir DIR] [DIR]".into(),
+                    "usage: kernel [--runs N] [--jpeg-quality Q] [--luma-dir DIR] [--out-dir DIR] [DIR]".into(),
                 );
             }
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
@@ -107,6 +110,10 @@ fn bench_file(path: &Path, args: &Args) -> Result<serde_json::Value, String> {
         let mut pgm = format!("P5\n{width} {height}\n255\n").into_bytes();
         pgm.extend_from_slice(&decoded.luma.grey_plane());
         std::fs::write(dir.join(format!("{name}.pgm")), pgm).map_err(|e| e.to_string())?;
+    }
+    if let Some(dir) = &args.out_dir {
+        std::fs::write(dir.join(format!("{name}.{}", out.extension)), &out.bytes)
+            .map_err(|e| e.to_string())?;
     }
     let megapixels = f64::from(width) * f64::from(height) / 1e6;
     Ok(serde_json::json!({
