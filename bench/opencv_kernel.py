@@ -99,16 +99,19 @@ def report(args):
           f"{first['jpeg_quality']}. OpenCV {theirs[0][files[0]]['opencv']}.")
     print()
     print("| file | MP | out | imagepipe ms | OpenCV ms | speed ratio | imagepipe MP/s "
-          "| OpenCV MP/s | luma diff | output diff |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| OpenCV MP/s | best ms: imagepipe / OpenCV (ratio) | luma diff | output diff |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in files:
         mp = ours[0][name]["megapixels"]
         a = med(r[name]["ms"] for r in ours)
         b = med(r[name]["ms"] for r in theirs)
         ratios = [t[name]["ms"] / o[name]["ms"] for o, t in zip(ours, theirs)]
         spread = f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
+        best_a = min(r[name]["min_ms"] for r in ours)
+        best_b = min(r[name]["min_ms"] for r in theirs)
         print(f"| {name} | {mp:.2f} | {ours[0][name]['out_extension']} | {a:.2f} | {b:.2f} "
               f"| {med(ratios):.2f}{spread} | {mp * 1e3 / a:.0f} | {mp * 1e3 / b:.0f} "
+              f"| {best_a:.2f} / {best_b:.2f} ({best_b / best_a:.2f}) "
               f"| {theirs[0][name]['luma_diff']:.3f} | {theirs[0][name]['output_diff']:.3f} |")
     print()
     print("| file | imagepipe decode ms | OpenCV decode ms | imagepipe encode ms "
@@ -122,7 +125,8 @@ def report(args):
               f"| {ours[0][name]['out_bytes']} | {theirs[0][name]['out_bytes']} |")
     print()
     print("speed ratio = OpenCV ms / imagepipe ms, the median of the rounds' ratios (their range "
-          "in brackets): above 1, imagepipe is faster. imagepipe's time is the whole kernel "
+          "in brackets): above 1, imagepipe is faster. best ms: the fastest single run of all rounds, "
+          "the least disturbed by other load on the machine. imagepipe's time is the whole kernel "
           "(header check, decode, orientation, grayscale, encode); its decode column includes "
           "the header check. luma diff = mean |imagepipe's grey plane before encoding - "
           "cv2.imdecode(original, IMREAD_GRAYSCALE)|; output diff = the same between the two "
