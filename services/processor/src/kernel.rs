@@ -1,11 +1,11 @@
 //! The pixel work: decode under limits, apply EXIF orientation, convert to BT.601 luma,
 //! encode. Pure and synchronous; callers run it off the async runtime.
 //!
-//! JPEG, nearly all the pixels that come in, has its own path: `zune-jpeg` (pure Rust, so the
-//! untrusted bytes are parsed by memory-safe code) decodes only the luma plane, and
+//! JPEG, the common case, has its own path: `zune-jpeg` decodes only the luma plane (the
+//! untrusted bytes are parsed by safe Rust; its `unsafe` is confined to SIMD kernels), and
 //! libjpeg-turbo (through the `turbojpeg` crate) encodes the grayscale result, three times
 //! faster than the pure-Rust encoders measured; it only ever reads a pixel buffer of ours.
-//! Other formats decode with `image` and encode as PNG. Numbers and the reasons:
+//! Other formats decode with `image` and encode as PNG. Numbers and reasons:
 //! `docs/performance.md`.
 
 use std::io::Cursor;
