@@ -24,6 +24,20 @@ wait_port() { # host port what [seconds]
   return 1
 }
 
+# The processor links libjpeg-turbo, built from the source bundled in the turbojpeg-sys
+# crate: that build needs cmake and nasm (its SIMD code; the build refuses to go without it).
+ensure_build_tools() {
+  if command -v cmake >/dev/null && command -v nasm >/dev/null; then
+    return 0
+  fi
+  log "installing cmake and nasm (Debian packages) to build libjpeg-turbo"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && apt-get install -y -qq cmake nasm >/dev/null
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq cmake nasm >/dev/null
+  fi
+}
+
 # The S3 server: whatever already listens on S3_HOST:S3_PORT (MinIO, garage, ...), or
 # s3s-fs, a real S3 implementation over a local folder, installed from crates.io if needed.
 ensure_s3() {

@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
+ensure_build_tools
 ensure_postgres
 ensure_rabbitmq
 ensure_s3

@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 bash "$ROOT/scripts/validate-manifests.sh"
+ensure_build_tools
 ensure_postgres
 ensure_rabbitmq
 ensure_s3

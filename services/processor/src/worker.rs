@@ -41,6 +41,8 @@ pub struct Worker {
     crash_on_task: Option<uuid::Uuid>,
     cancellations: Arc<Cancellations>,
     metrics: ProcessorMetrics,
+    /// One permit per core for pixel work.
+    pixel_slots: tokio::sync::Semaphore,
 }
 
 /// How one attempt ended, when not with a result.
@@ -107,6 +109,9 @@ impl Worker {
             crash_on_task: config.crash_on_task,
             cancellations,
             metrics,
+            pixel_slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, usize::from),
+            ),
         }
     }
 
@@ -205,6 +210,14 @@ impl Worker {
             let original = self.storage.uploads.get_file(&job.original_key).await?;
 
             let limits = self.limits;
+            // At most one kernel per core: more would only share the cores and hold more
+            // decoded images in memory at once; the other jobs wait here, not on a CPU.
+            let _slot = self.pixel_slots.acquire().await.map_err(|e| {
+                JobError::Permanent(TaskFailure {
+                    code: ErrorCode::ProcessingFailed,
+                    message: format!("pixel pool closed: {e}"),
+                })
+            })?;
             let pixel_work = std::time::Instant::now();
             let processed =
                 tokio::task::spawn_blocking(move || kernel::grayscale(&original, limits))
