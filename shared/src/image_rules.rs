@@ -2,7 +2,7 @@
 //! bytes (magic numbers) and never from a name or a client's Content-Type, and the size
 //! limits, read from the header before any pixel is decoded.
 
-use std::io::Cursor;
+use std::io::{BufRead, Cursor, Read, Seek, SeekFrom};
 
 use image::{ImageFormat, ImageReader};
 
@@ -94,14 +94,31 @@ impl Header {
 
 /// Sniff the format and read the dimensions from the header, without decoding pixels.
 pub fn inspect(bytes: &[u8], limits: DecodeLimits) -> Result<Header, Rejection> {
-    if bytes.is_empty() {
+    inspect_reader(Cursor::new(bytes), limits)
+}
+
+/// [`inspect`] for an image that is not in memory (a spooled upload): reads its first bytes
+/// and its header only.
+pub fn inspect_reader<R: BufRead + Seek>(
+    mut reader: R,
+    limits: DecodeLimits,
+) -> Result<Header, Rejection> {
+    let undecodable = |e: std::io::Error| Rejection::Undecodable(e.to_string());
+    // Enough for every signature `image` knows.
+    let mut magic = Vec::with_capacity(32);
+    (&mut reader)
+        .take(32)
+        .read_to_end(&mut magic)
+        .map_err(undecodable)?;
+    reader.seek(SeekFrom::Start(0)).map_err(undecodable)?;
+    if magic.is_empty() {
         return Err(Rejection::Empty);
     }
-    let format = image::guess_format(bytes).map_err(|_| Rejection::Unsupported)?;
+    let format = image::guess_format(&magic).map_err(|_| Rejection::Unsupported)?;
     if !ACCEPTED_FORMATS.contains(&format) {
         return Err(Rejection::Unsupported);
     }
-    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+    let (width, height) = ImageReader::with_format(reader, format)
         .into_dimensions()
         .map_err(|e| Rejection::Undecodable(e.to_string()))?;
     let pixels = u64::from(width) * u64::from(height);

@@ -9,10 +9,12 @@ use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use object_store::{
-    Attribute, Attributes, ClientOptions, ObjectStore, ObjectStoreExt, PutOptions, PutPayload,
-    RetryConfig, aws::AmazonS3Builder, memory::InMemory, path::Path, signer::Signer,
+    Attribute, Attributes, ClientOptions, ObjectStore, ObjectStoreExt, PutMultipartOptions,
+    PutOptions, PutPayload, RetryConfig, WriteMultipart, aws::AmazonS3Builder, memory::InMemory,
+    path::Path, signer::Signer,
 };
 use rusty_s3::{S3Action, UrlStyle};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use url::Url;
 
 use crate::config::StorageConfig;
@@ -37,7 +39,13 @@ pub enum StorageError {
     },
     #[error("invalid storage configuration: {0}")]
     Config(String),
+    #[error("cannot read the data to store: {0}")]
+    Source(#[from] std::io::Error),
 }
+
+/// Objects up to this size go up in one PUT; larger ones as a multipart upload in parts of
+/// this size (S3's smallest part is 5 MiB), with one part in memory at a time.
+pub const PART_SIZE: usize = 5 * 1024 * 1024;
 
 impl StorageError {
     /// Whether trying again later may succeed.
@@ -100,6 +108,61 @@ impl Bucket {
         )
         .await
         .map(drop)
+    }
+
+    /// Store `len` bytes read from `source` at `key`, holding at most about one part
+    /// ([`PART_SIZE`]) in memory whatever the size. A failed multipart upload is aborted, so
+    /// no half-written object or orphaned parts remain.
+    pub async fn upload_stream<R: AsyncRead + Unpin>(
+        &self,
+        key: &str,
+        mut source: R,
+        len: u64,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        if len <= PART_SIZE as u64 {
+            let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(PART_SIZE));
+            source.read_to_end(&mut bytes).await?;
+            return self
+                .upload_file(key, Bytes::from(bytes), content_type)
+                .await;
+        }
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::ContentType, content_type.to_owned().into());
+        let options = PutMultipartOptions {
+            attributes,
+            ..Default::default()
+        };
+        let upload = self
+            .timed(
+                self.store.put_multipart_opts(&Path::from(key), options),
+                key,
+            )
+            .await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut chunk = vec![0u8; 256 * 1024];
+        let copied = async {
+            loop {
+                let read = source.read(&mut chunk).await?;
+                if read == 0 {
+                    return Ok::<_, StorageError>(());
+                }
+                // Wait for the part in flight before filling the next: memory stays at
+                // about one part per upload.
+                self.timed(writer.wait_for_capacity(0), key).await?;
+                writer.write(&chunk[..read]);
+            }
+        }
+        .await;
+        match copied {
+            Ok(()) => self.timed(writer.finish(), key).await.map(drop),
+            Err(err) => {
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!(key, %abort, "cannot abort a failed multipart upload");
+                }
+                Err(err)
+            }
+        }
     }
 
     /// The whole object at `key`.
@@ -332,5 +395,28 @@ mod tests {
             bucket.get_file("a/b").await,
             Err(StorageError::NotFound { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn streamed_uploads_store_every_byte_small_or_multipart() {
+        let storage = Storage::in_memory();
+        let bucket = &storage.uploads;
+        for len in [0, 10, PART_SIZE, PART_SIZE + 1, 2 * PART_SIZE + 12_345] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            bucket
+                .upload_stream(
+                    "k",
+                    std::io::Cursor::new(data.clone()),
+                    len as u64,
+                    "image/png",
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                bucket.get_file("k").await.unwrap().as_ref(),
+                &data[..],
+                "{len} bytes"
+            );
+        }
     }
 }

@@ -149,3 +149,44 @@ async fn an_upload_over_the_limit_is_413_and_keeps_nothing() {
     assert_eq!(system.task_count().await, 0);
     system.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_large_upload_streams_to_the_store_byte_for_byte_and_completes() {
+    // Noise does not compress: this PNG is larger than one multipart part, so ingest spools
+    // it and stores it as a multipart upload.
+    let (width, height) = (1800u32, 1400u32);
+    let mut seed: u32 = 12345;
+    let noise = image::RgbImage::from_fn(width, height, |_, _| {
+        let mut channel = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 24) as u8
+        };
+        image::Rgb([channel(), channel(), channel()])
+    });
+    let mut png = Vec::new();
+    noise
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    assert!(
+        png.len() > imagepipe_shared::storage::PART_SIZE,
+        "{} bytes",
+        png.len()
+    );
+
+    let system = TestSystem::start(Options::default()).await;
+    let id = system.upload_accepted("noise.png", png.clone()).await;
+    let task = system.wait_terminal(id, Duration::from_secs(120)).await;
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    assert_eq!(task["size_bytes"], png.len());
+    let stored = system
+        .storage
+        .uploads
+        .get_file(task["original"]["key"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        stored.as_ref() == png.as_slice(),
+        "the original is stored unchanged"
+    );
+    system.cleanup().await;
+}

@@ -13,7 +13,11 @@ use poem_openapi::{
     registry::{MetaMediaType, MetaRequest, Registry},
     types::multipart::Upload,
 };
-use tokio::io::AsyncReadExt;
+use std::io::{BufReader, Seek, SeekFrom};
+
+use imagepipe_shared::image_rules::{self, DecodeLimits, Header};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::error::ApiError;
 
@@ -66,11 +70,47 @@ impl<'a> ApiExtractor<'a> for UploadBody {
     }
 }
 
-/// The uploaded file, read whole (at most the limit).
+/// The uploaded file, spooled to an anonymous temporary file (gone when dropped): memory
+/// stays at one read buffer per upload whatever its size.
 #[derive(Debug)]
 pub struct UploadedFile {
     pub file_name: Option<String>,
-    pub bytes: Bytes,
+    /// Positioned at the start.
+    pub file: tokio::fs::File,
+    pub len: u64,
+    /// SHA-256 of the bytes, when asked for (idempotency keys compare files by it).
+    pub sha256: Option<[u8; 32]>,
+}
+
+impl UploadedFile {
+    /// Read the format and dimensions from the header (blocking file reads, off the async
+    /// runtime), leaving the file at its start.
+    pub async fn inspect(self, limits: DecodeLimits) -> Result<(Self, Header), ApiError> {
+        let Self {
+            file_name,
+            file,
+            len,
+            sha256,
+        } = self;
+        let mut file = file.into_std().await;
+        let inspected = tokio::task::spawn_blocking(move || {
+            let header = image_rules::inspect_reader(BufReader::new(&mut file), limits);
+            file.seek(SeekFrom::Start(0)).map(|_| (file, header))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|e| ApiError::Internal(e.into()))?;
+        let (file, header) = inspected;
+        Ok((
+            Self {
+                file_name,
+                file: tokio::fs::File::from_std(file),
+                len,
+                sha256,
+            },
+            header?,
+        ))
+    }
 }
 
 /// Everything the form carried.
@@ -84,7 +124,7 @@ impl UploadBody {
     /// Read the form: the field `file`, failing with 413 as soon as it passes `limit`, and
     /// `callback_url` if present. Other fields are skipped (poem discards their bytes as it
     /// looks for the next field).
-    pub async fn read_form(mut self, limit: u64) -> Result<UploadedForm, ApiError> {
+    pub async fn read_form(mut self, limit: u64, digest: bool) -> Result<UploadedForm, ApiError> {
         let invalid = |e: poem::error::ParseMultipartError| ApiError::InvalidRequest(e.to_string());
         let mut file = None;
         let mut callback_url = None;
@@ -92,8 +132,7 @@ impl UploadBody {
             match field.name() {
                 Some("file") if file.is_none() => {
                     let file_name = field.file_name().map(sanitize_file_name);
-                    let bytes = read_limited(field, limit).await?;
-                    file = Some(UploadedFile { file_name, bytes });
+                    file = Some(spool(field, file_name, limit, digest).await?);
                 }
                 Some("callback_url") => {
                     let bytes = read_limited(field, MAX_CALLBACK_URL_LEN as u64)
@@ -119,7 +158,48 @@ impl UploadBody {
     }
 }
 
-/// Read one field whole, failing with 413 the moment it passes `limit`.
+/// Copy the file field into a temporary file, failing with 413 the moment it passes `limit`
+/// (the rest of the body is never read).
+async fn spool(
+    field: poem::web::Field,
+    file_name: Option<String>,
+    limit: u64,
+    digest: bool,
+) -> Result<UploadedFile, ApiError> {
+    let spool_error = |e: std::io::Error| ApiError::Internal(anyhow::anyhow!("upload spool: {e}"));
+    let mut file = tokio::fs::File::from_std(tempfile::tempfile().map_err(spool_error)?);
+    let mut reader = field.into_async_read();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut hasher = digest.then(Sha256::new);
+    let mut len: u64 = 0;
+    loop {
+        let read = reader
+            .read(&mut buffer)
+            .await
+            .map_err(|e| ApiError::InvalidRequest(format!("reading the upload: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        len += read as u64;
+        if len > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        if let Some(hasher) = &mut hasher {
+            hasher.update(&buffer[..read]);
+        }
+        file.write_all(&buffer[..read]).await.map_err(spool_error)?;
+    }
+    file.flush().await.map_err(spool_error)?;
+    file.rewind().await.map_err(spool_error)?;
+    Ok(UploadedFile {
+        file_name,
+        file,
+        len,
+        sha256: hasher.map(|h| h.finalize().into()),
+    })
+}
+
+/// Read one (small) field whole, failing with 413 the moment it passes `limit`.
 async fn read_limited(field: poem::web::Field, limit: u64) -> Result<Bytes, ApiError> {
     let mut reader = field.into_async_read();
     let mut buffer = BytesMut::with_capacity(64 * 1024);

@@ -1,9 +1,7 @@
 //! `POST /api/v1/analyze`: accept an upload.
 
-use bytes::Bytes;
 use imagepipe_shared::{image_rules, keys, trace::TraceContext};
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, payload::Json};
-use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -174,7 +172,9 @@ async fn accept(
             waiting: state.backlog.waiting(),
         });
     }
-    let form = body.read_form(state.config.max_upload_bytes).await?;
+    let form = body
+        .read_form(state.config.max_upload_bytes, idempotency_key.is_some())
+        .await?;
     let callback_url = form
         .callback_url
         .as_deref()
@@ -182,12 +182,11 @@ async fn accept(
         .transpose()
         .map_err(|e| ApiError::CallbackRejected(e.to_string()))?
         .map(String::from);
-    let upload = form.file;
-    let header = image_rules::inspect(&upload.bytes, state.config.decode_limits())?;
+    let (upload, header) = form.file.inspect(state.config.decode_limits()).await?;
 
     let idempotency = match idempotency_key {
         Some(key) => {
-            let digest = Sha256::digest(&upload.bytes);
+            let digest = upload.sha256.unwrap_or_default();
             let scope = scope.idempotency_scope().to_owned();
             let ttl = state.config.idempotency_ttl();
             match idempotency::claim(&state.db, &scope, &key, &digest, ttl).await? {
@@ -227,8 +226,15 @@ async fn create(
 ) -> Result<Uuid, ApiError> {
     let task_id = Uuid::now_v7();
     let original_key = keys::original_key(task_id);
-    let size_bytes = upload.bytes.len() as i64;
-    store_original(state, &original_key, upload.bytes, header.media_type()).await?;
+    let size_bytes = i64::try_from(upload.len).unwrap_or(i64::MAX);
+    store_original(
+        state,
+        &original_key,
+        upload.file,
+        upload.len,
+        header.media_type(),
+    )
+    .await?;
 
     let new_task = NewTask {
         id: task_id,
@@ -258,13 +264,14 @@ async fn create(
 async fn store_original(
     state: &AppState,
     key: &str,
-    bytes: Bytes,
+    file: tokio::fs::File,
+    len: u64,
     content_type: &str,
 ) -> Result<(), ApiError> {
     state
         .storage
         .uploads
-        .upload_file(key, bytes, content_type)
+        .upload_stream(key, file, len, content_type)
         .await
         .map_err(|e| ApiError::StorageUnavailable(e.into()))
 }
