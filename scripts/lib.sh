@@ -95,3 +95,20 @@ ensure_python_tools() {
   fi
   export IMAGEPIPE_TEST_PYTHON="$PYTHON_VENV/bin/python"
 }
+
+# The browser test: Debian's Chromium (driven by playwright-core from npm, pinned in
+# tests/browser/package-lock.json; playwright's own browser download does not work here).
+ensure_browser() {
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing Chromium (Debian package) for the browser test"
+    if [ "$(id -u)" -eq 0 ]; then
+      apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+    else
+      sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null
+    fi
+  fi
+  if [ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ]; then
+    log "installing playwright-core for the browser test (npm ci)"
+    npm ci --prefix "$ROOT/tests/browser" --no-audit --no-fund >/dev/null
+  fi
+}

@@ -11,6 +11,7 @@ ensure_postgres
 ensure_rabbitmq
 ensure_s3
 ensure_python_tools
+ensure_browser
 
 export IMAGEPIPE_TEST_S3_ENDPOINT="http://$S3_HOST:$S3_PORT"
 # The fault tests run the services as processes too (to SIGKILL and SIGTERM them).
