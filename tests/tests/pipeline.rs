@@ -99,9 +99,11 @@ async fn hostile_files_get_exactly_their_documented_outcomes() {
         assert_eq!(body["code"], code, "{file}: {body}");
         assert_eq!(body["status"], status, "{file}");
     }
-    // Refused uploads leave nothing behind: no task row, no job.
+    // Refused uploads leave nothing behind: no task row, no object, no job.
     assert_eq!(system.task_count().await, 0);
     assert_eq!(system.outbox_len().await, 0);
+    assert_eq!(system.storage.uploads.count().await.unwrap(), 0);
+    assert_eq!(system.queue_depth(&system.topology.jobs_queue()).await, 0);
 
     // The header of a truncated JPEG is fine, so it is accepted, then fails once, for good.
     let task_id = system
@@ -128,8 +130,11 @@ async fn hostile_files_get_exactly_their_documented_outcomes() {
     let (status, _, body) = problem(response).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("missing_file")));
 
+    // Only the accepted-then-FAILED upload left anything: its task and its original.
     assert_eq!(system.task_count().await, 1);
     assert_eq!(system.queue_depth(&system.topology.jobs_queue()).await, 0);
+    assert_eq!(system.storage.uploads.count().await.unwrap(), 1);
+    assert_eq!(system.storage.processed.count().await.unwrap(), 0);
     system.cleanup().await;
 }
 

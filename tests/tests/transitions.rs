@@ -152,14 +152,32 @@ async fn a_job_delivered_twice_yields_one_result_and_one_final_state() {
             &serde_json::to_vec(&job).unwrap(),
         )
         .await;
+    // Proof that the second delivery was processed to the end: its COMPLETED event reached
+    // the result-writer, which counted it as ignored.
+    let metrics = format!(
+        "http://127.0.0.1:{}/metrics",
+        system.result_writer_health_port
+    );
     system
         .eventually(
-            "the second delivery is consumed",
+            "the duplicate COMPLETED event is applied as a no-op",
             Duration::from_secs(30),
-            || async { system.queue_depth(&system.topology.jobs_queue()).await == 0 },
+            || async {
+                let text = system
+                    .http
+                    .get(&metrics)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                text.contains(
+                    r#"imagepipe_status_events_total{status="COMPLETED",outcome="ignored"} 1"#,
+                )
+            },
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
 
     let (_, again) = system.task(id).await;
     assert_eq!(again["status"], "COMPLETED");
