@@ -20,7 +20,7 @@ const listMessage = $("#list-message");
 const announcer = $("#announcer");
 const template = $("#task-template");
 
-/** task id -> entry; an entry is {id, el, view, following}. */
+/** task id -> entry; an entry is {id, el, view, following, uploaded}. */
 const entries = new Map();
 let openStreams = 0;
 
@@ -127,6 +127,7 @@ function render(entry, view) {
   setBadge(el, view.status);
   setField(el, "image", `${view.width} × ${view.height}, ${bytes(view.size_bytes)}`);
   setField(el, "attempts", String(view.attempts) + (view.run > 0 ? ` (retry ${view.run})` : ""));
+  // Counted from the upload, for a retried run too: the task keeps no time of its requeue.
   setField(el, "queued", duration(view.created_at, view.started_at));
   setField(el, "processing", duration(view.started_at, view.completed_at));
   setField(el, "total", duration(view.created_at, view.completed_at));
