@@ -209,29 +209,7 @@ impl Worker {
             .await?;
             let original = self.storage.uploads.get_file(&job.original_key).await?;
 
-            let limits = self.limits;
-            // At most one kernel per core: more would only share the cores and hold more
-            // decoded images in memory at once; the other jobs wait here, not on a CPU.
-            let _slot = self.pixel_slots.acquire().await.map_err(|e| {
-                JobError::Permanent(TaskFailure {
-                    code: ErrorCode::ProcessingFailed,
-                    message: format!("pixel pool closed: {e}"),
-                })
-            })?;
-            let pixel_work = std::time::Instant::now();
-            let processed =
-                tokio::task::spawn_blocking(move || kernel::grayscale(&original, limits))
-                    .await
-                    .map_err(|e| {
-                        JobError::Permanent(TaskFailure {
-                            code: ErrorCode::ProcessingFailed,
-                            message: format!("image processing crashed: {e}"),
-                        })
-                    })??;
-            self.metrics
-                .processing_seconds
-                .observe(pixel_work.elapsed().as_secs_f64());
-
+            let processed = self.grayscale(original).await?;
             // Stands in for model inference: a timer, holding no thread.
             tokio::time::sleep(self.delay).await;
             self.metrics.delay_seconds.observe(self.delay.as_secs_f64());
@@ -251,6 +229,34 @@ impl Worker {
             .upload_file(&key, Bytes::from(processed.bytes), processed.content_type)
             .await?;
         Ok(Some(key))
+    }
+
+    /// The pixel work, on the blocking pool, holding one of the per-core slots only while it
+    /// runs: at most one kernel per core, since more would only share the cores and hold more
+    /// decoded images in memory at once. The other jobs wait for a slot, not on a CPU, and the
+    /// simulated delay that follows holds no slot, so `PROCESSOR_CONCURRENCY` jobs can be in
+    /// their delay at once.
+    async fn grayscale(&self, original: Bytes) -> Result<kernel::Processed, JobError> {
+        let _slot = self.pixel_slots.acquire().await.map_err(|e| {
+            JobError::Permanent(TaskFailure {
+                code: ErrorCode::ProcessingFailed,
+                message: format!("pixel pool closed: {e}"),
+            })
+        })?;
+        let limits = self.limits;
+        let pixel_work = std::time::Instant::now();
+        let processed = tokio::task::spawn_blocking(move || kernel::grayscale(&original, limits))
+            .await
+            .map_err(|e| {
+                JobError::Permanent(TaskFailure {
+                    code: ErrorCode::ProcessingFailed,
+                    message: format!("image processing crashed: {e}"),
+                })
+            })??;
+        self.metrics
+            .processing_seconds
+            .observe(pixel_work.elapsed().as_secs_f64());
+        Ok(processed)
     }
 
     async fn report(&self, event: StatusEvent, trace: TraceContext) -> Result<(), AmqpError> {
