@@ -132,6 +132,13 @@ pub struct StorageConfig {
     /// Timeout of one object-store request, in milliseconds.
     #[arg(long, env = "S3_TIMEOUT_MS", default_value_t = 30_000)]
     pub s3_timeout_ms: u64,
+
+    /// Send `UNSIGNED-PAYLOAD` instead of the body's SHA-256 in the request signature. The
+    /// headers are still signed; the body is then protected by TLS alone, so turn this on only
+    /// with an `https://` endpoint. It saves hashing every byte on both sides (about 0.4 ms per
+    /// 0.5 MB upload in ingest; docs/performance.md).
+    #[arg(long, env = "S3_UNSIGNED_PAYLOAD", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_unsigned_payload: bool,
 }
 
 impl StorageConfig {

@@ -293,6 +293,7 @@ fn s3_bucket(config: &StorageConfig, name: &str) -> Result<Bucket, StorageError>
         ..Default::default()
     };
     let store = s3_builder(config, &config.s3_endpoint, name)
+        .with_unsigned_payload(config.s3_unsigned_payload)
         .with_client_options(options)
         .with_retry(retry)
         .build()

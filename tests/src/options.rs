@@ -10,6 +10,10 @@ pub struct Options {
     /// Start the processor with the others (a test may start it later).
     pub start_processor: bool,
     pub max_upload_bytes: u64,
+    /// `UPLOAD_MEMORY_BYTES` of ingest (0: every upload is spooled to a file).
+    pub upload_memory_bytes: u64,
+    /// `S3_UNSIGNED_PAYLOAD` of every service.
+    pub s3_unsigned_payload: bool,
     /// Load-shedding ceiling (0: none).
     pub max_backlog: u64,
     /// The reaper fails tasks unfinished this long after upload.
@@ -39,6 +43,8 @@ impl Default for Options {
             retry_delays_ms: vec![200, 500],
             start_processor: true,
             max_upload_bytes: 20 * 1024 * 1024,
+            upload_memory_bytes: 64 * 1024 * 1024,
+            s3_unsigned_payload: false,
             max_backlog: 0,
             task_timeout_secs: 600,
             proxy_s3: false,

@@ -187,6 +187,8 @@ impl TestSystem {
             &format!("t{id}-processed"),
             "--s3-timeout-ms",
             "3000",
+            "--s3-unsigned-payload",
+            &options.s3_unsigned_payload.to_string(),
         ]);
         let db_args = args(&["--database-url", &service_url(&database_url, &db_proxy)]);
 
@@ -273,6 +275,8 @@ impl TestSystem {
                 .chain(args(&[
                     "--max-upload-bytes",
                     &self.options.max_upload_bytes.to_string(),
+                    "--upload-memory-bytes",
+                    &self.options.upload_memory_bytes.to_string(),
                     "--max-backlog",
                     &self.options.max_backlog.to_string(),
                     "--api-keys",

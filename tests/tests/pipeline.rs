@@ -155,11 +155,8 @@ async fn an_upload_over_the_limit_is_413_and_keeps_nothing() {
     system.cleanup().await;
 }
 
-#[tokio::test]
-async fn a_large_upload_streams_to_the_store_byte_for_byte_and_completes() {
-    // Noise does not compress: this PNG is larger than one multipart part, so ingest spools
-    // it and stores it as a multipart upload.
-    let (width, height) = (1800u32, 1400u32);
+/// A PNG of random pixels: noise does not compress, so its size follows its pixel count.
+fn noise_png(width: u32, height: u32) -> Vec<u8> {
     let mut seed: u32 = 12345;
     let noise = image::RgbImage::from_fn(width, height, |_, _| {
         let mut channel = || {
@@ -172,17 +169,15 @@ async fn a_large_upload_streams_to_the_store_byte_for_byte_and_completes() {
     noise
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .unwrap();
-    assert!(
-        png.len() > imagepipe_shared::storage::PART_SIZE,
-        "{} bytes",
-        png.len()
-    );
+    png
+}
 
-    let system = TestSystem::start(Options::default()).await;
-    let id = system.upload_accepted("noise.png", png.clone()).await;
+/// Upload `bytes`, wait for COMPLETED, and check the stored original is exactly `bytes`.
+async fn assert_stored_unchanged(system: &TestSystem, name: &str, bytes: Vec<u8>) {
+    let id = system.upload_accepted(name, bytes.clone()).await;
     let task = system.wait_terminal(id, Duration::from_secs(120)).await;
-    assert_eq!(task["status"], "COMPLETED", "{task}");
-    assert_eq!(task["size_bytes"], png.len());
+    assert_eq!(task["status"], "COMPLETED", "{name}: {task}");
+    assert_eq!(task["size_bytes"], bytes.len(), "{name}");
     let stored = system
         .storage
         .uploads
@@ -190,8 +185,59 @@ async fn a_large_upload_streams_to_the_store_byte_for_byte_and_completes() {
         .await
         .unwrap();
     assert!(
-        stored.as_ref() == png.as_slice(),
-        "the original is stored unchanged"
+        stored.as_ref() == bytes.as_slice(),
+        "{name}: the original is stored unchanged"
     );
+}
+
+#[tokio::test]
+async fn a_large_upload_streams_to_the_store_byte_for_byte_and_completes() {
+    // Larger than one multipart part, so ingest spools it to a file and stores it as a
+    // multipart upload.
+    let png = noise_png(1800, 1400);
+    assert!(
+        png.len() > imagepipe_shared::storage::PART_SIZE,
+        "{} bytes",
+        png.len()
+    );
+    let system = TestSystem::start(Options::default()).await;
+    assert_stored_unchanged(&system, "noise.png", png).await;
+    system.cleanup().await;
+}
+
+#[tokio::test]
+async fn uploads_kept_in_memory_spilled_to_disk_or_spooled_to_disk_are_stored_unchanged() {
+    use imagepipe_ingest::MEMORY_SPOOL_MAX;
+    let small = std::fs::read(testdata("good/rocket.jpg")).unwrap();
+    // Over the in-memory limit, under one multipart part: starts in memory, then spills.
+    let medium = noise_png(800, 600);
+    assert!(small.len() < MEMORY_SPOOL_MAX, "{} bytes", small.len());
+    assert!(
+        (MEMORY_SPOOL_MAX..imagepipe_shared::storage::PART_SIZE).contains(&medium.len()),
+        "{} bytes",
+        medium.len()
+    );
+    // With the default memory budget, and with none (every upload goes to a file).
+    for upload_memory_bytes in [Options::default().upload_memory_bytes, 0] {
+        let system = TestSystem::start(Options {
+            upload_memory_bytes,
+            ..Options::default()
+        })
+        .await;
+        assert_stored_unchanged(&system, "rocket.jpg", small.clone()).await;
+        assert_stored_unchanged(&system, "noise.png", medium.clone()).await;
+        system.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn with_unsigned_payloads_originals_and_results_are_stored_and_completed() {
+    let system = TestSystem::start(Options {
+        s3_unsigned_payload: true,
+        ..Options::default()
+    })
+    .await;
+    let bytes = std::fs::read(testdata("good/rocket.jpg")).unwrap();
+    assert_stored_unchanged(&system, "rocket.jpg", bytes).await;
     system.cleanup().await;
 }

@@ -19,6 +19,12 @@ pub struct IngestConfig {
     #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
     pub max_upload_bytes: u64,
 
+    /// Memory all uploads in flight may hold together, in bytes. An upload of up to 1 MiB is
+    /// kept in memory while this lasts (each reserves 1 MiB); larger uploads, and any upload
+    /// arriving while it is used up, are spooled to a temporary file. 0: always a file.
+    #[arg(long, env = "UPLOAD_MEMORY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub upload_memory_bytes: u64,
+
     /// Largest image accepted, in pixels (width × height), read from the header.
     #[arg(long, env = "MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
     pub max_image_pixels: u64,

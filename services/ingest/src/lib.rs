@@ -18,3 +18,4 @@ mod web;
 
 pub use app::Application;
 pub use config::IngestConfig;
+pub use upload::MEMORY_SPOOL_MAX;

@@ -25,4 +25,6 @@ pub struct AppState {
     /// Where completion webhooks may go.
     pub callbacks: Arc<CallbackPolicy>,
     pub metrics: IngestMetrics,
+    /// Memory reserved for small uploads in flight.
+    pub spool_memory: Arc<crate::upload::SpoolMemory>,
 }

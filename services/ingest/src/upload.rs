@@ -13,7 +13,11 @@ use poem_openapi::{
     registry::{MetaMediaType, MetaRequest, Registry},
     types::multipart::Upload,
 };
-use std::io::{BufReader, Seek, SeekFrom};
+use std::{
+    io::{BufReader, Cursor, Seek, SeekFrom},
+    sync::Arc,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use imagepipe_shared::image_rules::{self, DecodeLimits, Header};
 use sha2::{Digest, Sha256};
@@ -70,41 +74,80 @@ impl<'a> ApiExtractor<'a> for UploadBody {
     }
 }
 
-/// The uploaded file, spooled to an anonymous temporary file (gone when dropped): memory
-/// stays at one read buffer per upload whatever its size.
+/// Largest upload kept in memory; anything larger goes to a temporary file.
+pub const MEMORY_SPOOL_MAX: usize = 1024 * 1024;
+
+/// The memory small uploads may hold together: a number of [`MEMORY_SPOOL_MAX`] slots.
+///
+/// Why: writing an upload to a temporary file and reading it back is about a fifth of
+/// ingest's CPU per small upload (docs/performance.md); memory per upload stays bounded
+/// either way, and the total stays bounded by this budget whatever the concurrency.
+#[derive(Debug)]
+pub struct SpoolMemory(Arc<Semaphore>);
+
+impl SpoolMemory {
+    pub fn new(budget_bytes: u64) -> Self {
+        let slots = usize::try_from(budget_bytes / MEMORY_SPOOL_MAX as u64).unwrap_or(0);
+        Self(Arc::new(Semaphore::new(slots.min(Semaphore::MAX_PERMITS))))
+    }
+
+    /// A slot if one is free now; never waits (without one the upload goes to disk).
+    fn try_reserve(&self) -> Option<OwnedSemaphorePermit> {
+        self.0.clone().try_acquire_owned().ok()
+    }
+}
+
+/// Where the bytes of an upload wait until they are stored.
+#[derive(Debug)]
+pub enum Spooled {
+    /// A small upload, holding its memory slot until dropped.
+    Memory(Bytes, OwnedSemaphorePermit),
+    /// An anonymous temporary file (gone when dropped), positioned at the start.
+    Disk(tokio::fs::File),
+}
+
+/// The uploaded file, spooled: memory stays at one read buffer per upload (or one memory
+/// slot) whatever its size.
 #[derive(Debug)]
 pub struct UploadedFile {
     pub file_name: Option<String>,
-    /// Positioned at the start.
-    pub file: tokio::fs::File,
+    pub body: Spooled,
     pub len: u64,
     /// SHA-256 of the bytes, when asked for (idempotency keys compare files by it).
     pub sha256: Option<[u8; 32]>,
 }
 
 impl UploadedFile {
-    /// Read the format and dimensions from the header (blocking file reads, off the async
-    /// runtime), leaving the file at its start.
+    /// Read the format and dimensions from the header (file reads are blocking, so they run
+    /// off the async runtime), leaving a file at its start.
     pub async fn inspect(self, limits: DecodeLimits) -> Result<(Self, Header), ApiError> {
         let Self {
             file_name,
-            file,
+            body,
             len,
             sha256,
         } = self;
-        let mut file = file.into_std().await;
-        let inspected = tokio::task::spawn_blocking(move || {
-            let header = image_rules::inspect_reader(BufReader::new(&mut file), limits);
-            file.seek(SeekFrom::Start(0)).map(|_| (file, header))
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(|e| ApiError::Internal(e.into()))?;
-        let (file, header) = inspected;
+        let (body, header) = match body {
+            Spooled::Memory(bytes, slot) => {
+                let header = image_rules::inspect_reader(Cursor::new(&bytes[..]), limits);
+                (Spooled::Memory(bytes, slot), header)
+            }
+            Spooled::Disk(file) => {
+                let mut file = file.into_std().await;
+                let (file, header) = tokio::task::spawn_blocking(move || {
+                    let header = image_rules::inspect_reader(BufReader::new(&mut file), limits);
+                    file.seek(SeekFrom::Start(0)).map(|_| (file, header))
+                })
+                .await
+                .map_err(|e| ApiError::Internal(e.into()))?
+                .map_err(|e| ApiError::Internal(e.into()))?;
+                (Spooled::Disk(tokio::fs::File::from_std(file)), header)
+            }
+        };
         Ok((
             Self {
                 file_name,
-                file: tokio::fs::File::from_std(file),
+                body,
                 len,
                 sha256,
             },
@@ -124,7 +167,12 @@ impl UploadBody {
     /// Read the form: the field `file`, failing with 413 as soon as it passes `limit`, and
     /// `callback_url` if present. Other fields are skipped (poem discards their bytes as it
     /// looks for the next field).
-    pub async fn read_form(mut self, limit: u64, digest: bool) -> Result<UploadedForm, ApiError> {
+    pub async fn read_form(
+        mut self,
+        limit: u64,
+        digest: bool,
+        memory: &SpoolMemory,
+    ) -> Result<UploadedForm, ApiError> {
         let invalid = |e: poem::error::ParseMultipartError| ApiError::InvalidRequest(e.to_string());
         let mut file = None;
         let mut callback_url = None;
@@ -132,7 +180,8 @@ impl UploadBody {
             match field.name() {
                 Some("file") if file.is_none() => {
                     let file_name = field.file_name().map(sanitize_file_name);
-                    file = Some(spool(field, file_name, limit, digest).await?);
+                    let slot = memory.try_reserve();
+                    file = Some(spool(field, file_name, limit, digest, slot).await?);
                 }
                 Some("callback_url") => {
                     let bytes = read_limited(field, MAX_CALLBACK_URL_LEN as u64)
@@ -158,20 +207,23 @@ impl UploadBody {
     }
 }
 
-/// Copy the file field into a temporary file, failing with 413 the moment it passes `limit`
-/// (the rest of the body is never read).
+/// Copy the file field into memory (with a memory slot, up to [`MEMORY_SPOOL_MAX`]) or else
+/// into a temporary file, failing with 413 the moment it passes `limit` (the rest of the body
+/// is never read).
 async fn spool(
     field: poem::web::Field,
     file_name: Option<String>,
     limit: u64,
     digest: bool,
+    slot: Option<OwnedSemaphorePermit>,
 ) -> Result<UploadedFile, ApiError> {
     let spool_error = |e: std::io::Error| ApiError::Internal(anyhow::anyhow!("upload spool: {e}"));
-    let mut file = tokio::fs::File::from_std(tempfile::tempfile().map_err(spool_error)?);
     let mut reader = field.into_async_read();
     let mut buffer = vec![0u8; 64 * 1024];
     let mut hasher = digest.then(Sha256::new);
     let mut len: u64 = 0;
+    let mut memory = slot.map(|slot| (BytesMut::new(), slot));
+    let mut file: Option<tokio::fs::File> = None;
     loop {
         let read = reader
             .read(&mut buffer)
@@ -184,16 +236,46 @@ async fn spool(
         if len > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
+        let chunk = &buffer[..read];
         if let Some(hasher) = &mut hasher {
-            hasher.update(&buffer[..read]);
+            hasher.update(chunk);
         }
-        file.write_all(&buffer[..read]).await.map_err(spool_error)?;
+        match &mut memory {
+            Some((bytes, _)) if bytes.len() + read <= MEMORY_SPOOL_MAX => {
+                bytes.extend_from_slice(chunk);
+            }
+            _ => {
+                let file = match &mut file {
+                    Some(file) => file,
+                    None => {
+                        // Too big for memory: move what is there to a file, free the slot.
+                        let mut spill =
+                            tokio::fs::File::from_std(tempfile::tempfile().map_err(spool_error)?);
+                        if let Some((bytes, _slot)) = memory.take() {
+                            spill.write_all(&bytes).await.map_err(spool_error)?;
+                        }
+                        file.insert(spill)
+                    }
+                };
+                file.write_all(chunk).await.map_err(spool_error)?;
+            }
+        }
     }
-    file.flush().await.map_err(spool_error)?;
-    file.rewind().await.map_err(spool_error)?;
+    let body = match (memory, file) {
+        (_, Some(mut file)) => {
+            file.flush().await.map_err(spool_error)?;
+            file.rewind().await.map_err(spool_error)?;
+            Spooled::Disk(file)
+        }
+        (Some((bytes, slot)), None) => Spooled::Memory(bytes.freeze(), slot),
+        // No slot and not a byte read: an empty file, refused later as undecodable.
+        (None, None) => Spooled::Disk(tokio::fs::File::from_std(
+            tempfile::tempfile().map_err(spool_error)?,
+        )),
+    };
     Ok(UploadedFile {
         file_name,
-        file,
+        body,
         len,
         sha256: hasher.map(|h| h.finalize().into()),
     })

@@ -12,7 +12,7 @@ use crate::{
     idempotency::{self, Claim},
     state::AppState,
     tasks_repo::{self, NewTask},
-    upload::UploadBody,
+    upload::{Spooled, UploadBody},
 };
 
 pub struct AnalyzeApi {
@@ -173,7 +173,11 @@ async fn accept(
         });
     }
     let form = body
-        .read_form(state.config.max_upload_bytes, idempotency_key.is_some())
+        .read_form(
+            state.config.max_upload_bytes,
+            idempotency_key.is_some(),
+            &state.spool_memory,
+        )
         .await?;
     let callback_url = form
         .callback_url
@@ -230,7 +234,7 @@ async fn create(
     store_original(
         state,
         &original_key,
-        upload.file,
+        upload.body,
         upload.len,
         header.media_type(),
     )
@@ -264,14 +268,15 @@ async fn create(
 async fn store_original(
     state: &AppState,
     key: &str,
-    file: tokio::fs::File,
+    body: Spooled,
     len: u64,
     content_type: &str,
 ) -> Result<(), ApiError> {
-    state
-        .storage
-        .uploads
-        .upload_stream(key, file, len, content_type)
-        .await
-        .map_err(|e| ApiError::StorageUnavailable(e.into()))
+    let uploads = &state.storage.uploads;
+    let stored = match body {
+        // One PUT straight from memory; the slot is freed once the object is stored.
+        Spooled::Memory(bytes, _slot) => uploads.upload_file(key, bytes, content_type).await,
+        Spooled::Disk(file) => uploads.upload_stream(key, file, len, content_type).await,
+    };
+    stored.map_err(|e| ApiError::StorageUnavailable(e.into()))
 }
