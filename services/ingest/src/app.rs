@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     api, auth::ApiKeys, backlog::Backlog, config::IngestConfig, error::Problem,
-    metrics::IngestMetrics, outbox, state::AppState, upload::SpoolMemory,
+    metrics::IngestMetrics, outbox, state::AppState, upload_memory::UploadMemory,
 };
 
 /// A bound, connected ingest, ready to serve.
@@ -72,7 +72,7 @@ impl Application {
             api_keys: Arc::new(ApiKeys::new(&config.api_keys)),
             callbacks: Arc::new(config.webhooks.policy()),
             backlog,
-            spool_memory: Arc::new(SpoolMemory::new(config.upload_memory_bytes)),
+            upload_memory: Arc::new(UploadMemory::new(config.upload_memory_bytes)),
             config: Arc::new(config),
             db,
             storage,

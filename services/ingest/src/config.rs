@@ -19,9 +19,11 @@ pub struct IngestConfig {
     #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
     pub max_upload_bytes: u64,
 
-    /// Memory all uploads in flight may hold together, in bytes. An upload of up to 1 MiB is
-    /// kept in memory while this lasts (each reserves 1 MiB); larger uploads, and any upload
-    /// arriving while it is used up, are spooled to a temporary file. 0: always a file.
+    /// Memory the bodies of uploads in flight may hold together, in bytes (at least one 5 MiB
+    /// part is always allowed). An upload of up to 1 MiB stays in memory while this lasts;
+    /// larger ones, or any arriving when it is used up, are spooled to a temporary file, and
+    /// storing a spooled file waits for the part it reads into memory. 0: small uploads
+    /// always go to a file.
     #[arg(long, env = "UPLOAD_MEMORY_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub upload_memory_bytes: u64,
 

@@ -14,8 +14,9 @@ mod outbox;
 mod state;
 mod tasks_repo;
 mod upload;
+mod upload_memory;
 mod web;
 
 pub use app::Application;
 pub use config::IngestConfig;
-pub use upload::MEMORY_SPOOL_MAX;
+pub use upload_memory::MEMORY_SPOOL_MAX;

@@ -25,6 +25,6 @@ pub struct AppState {
     /// Where completion webhooks may go.
     pub callbacks: Arc<CallbackPolicy>,
     pub metrics: IngestMetrics,
-    /// Memory reserved for small uploads in flight.
-    pub spool_memory: Arc<crate::upload::SpoolMemory>,
+    /// The memory upload bodies in flight may hold together.
+    pub upload_memory: Arc<crate::upload_memory::UploadMemory>,
 }

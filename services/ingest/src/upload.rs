@@ -13,17 +13,17 @@ use poem_openapi::{
     registry::{MetaMediaType, MetaRequest, Registry},
     types::multipart::Upload,
 };
-use std::{
-    io::{BufReader, Cursor, Seek, SeekFrom},
-    sync::Arc,
-};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::io::{BufReader, Cursor, Seek, SeekFrom};
+use tokio::sync::OwnedSemaphorePermit;
 
 use imagepipe_shared::image_rules::{self, DecodeLimits, Header};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use crate::error::ApiError;
+use crate::{
+    error::ApiError,
+    upload_memory::{MEMORY_SPOOL_MAX, UploadMemory},
+};
 
 /// The upload form, as documented in the OpenAPI document. Only its schema is used; the
 /// request itself is read by [`UploadBody`].
@@ -71,29 +71,6 @@ impl<'a> ApiExtractor<'a> for UploadBody {
         Ok(Self(
             <Multipart as FromRequest>::from_request(request, body).await?,
         ))
-    }
-}
-
-/// Largest upload kept in memory; anything larger goes to a temporary file.
-pub const MEMORY_SPOOL_MAX: usize = 1024 * 1024;
-
-/// The memory small uploads may hold together: a number of [`MEMORY_SPOOL_MAX`] slots.
-///
-/// Why: writing an upload to a temporary file and reading it back is about a fifth of
-/// ingest's CPU per small upload (docs/performance.md); memory per upload stays bounded
-/// either way, and the total stays bounded by this budget whatever the concurrency.
-#[derive(Debug)]
-pub struct SpoolMemory(Arc<Semaphore>);
-
-impl SpoolMemory {
-    pub fn new(budget_bytes: u64) -> Self {
-        let slots = usize::try_from(budget_bytes / MEMORY_SPOOL_MAX as u64).unwrap_or(0);
-        Self(Arc::new(Semaphore::new(slots.min(Semaphore::MAX_PERMITS))))
-    }
-
-    /// A slot if one is free now; never waits (without one the upload goes to disk).
-    fn try_reserve(&self) -> Option<OwnedSemaphorePermit> {
-        self.0.clone().try_acquire_owned().ok()
     }
 }
 
@@ -171,7 +148,7 @@ impl UploadBody {
         mut self,
         limit: u64,
         digest: bool,
-        memory: &SpoolMemory,
+        memory: &UploadMemory,
     ) -> Result<UploadedForm, ApiError> {
         let invalid = |e: poem::error::ParseMultipartError| ApiError::InvalidRequest(e.to_string());
         let mut file = None;
@@ -180,7 +157,7 @@ impl UploadBody {
             match field.name() {
                 Some("file") if file.is_none() => {
                     let file_name = field.file_name().map(sanitize_file_name);
-                    let slot = memory.try_reserve();
+                    let slot = memory.try_reserve_small();
                     file = Some(spool(field, file_name, limit, digest, slot).await?);
                 }
                 Some("callback_url") => {

@@ -176,7 +176,7 @@ async fn accept(
         .read_form(
             state.config.max_upload_bytes,
             idempotency_key.is_some(),
-            &state.spool_memory,
+            &state.upload_memory,
         )
         .await?;
     let callback_url = form
@@ -276,7 +276,11 @@ async fn store_original(
     let stored = match body {
         // One PUT straight from memory; the slot is freed once the object is stored.
         Spooled::Memory(bytes, _slot) => uploads.upload_file(key, bytes, content_type).await,
-        Spooled::Disk(file) => uploads.upload_stream(key, file, len, content_type).await,
+        Spooled::Disk(file) => {
+            // Reading the file holds up to one part in memory: wait for that much budget.
+            let _memory = state.upload_memory.reserve_store(len).await;
+            uploads.upload_stream(key, file, len, content_type).await
+        }
     };
     stored.map_err(|e| ApiError::StorageUnavailable(e.into()))
 }
