@@ -14,6 +14,13 @@ pub struct CodeLabels {
     pub code: String,
 }
 
+/// A step of a job outside the pixel work and the delay, timed so the per-task overhead can
+/// be taken apart (docs/performance.md).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabels {
+    pub stage: String,
+}
+
 #[derive(Clone)]
 pub struct ProcessorMetrics {
     pub started: Counter,
@@ -24,6 +31,7 @@ pub struct ProcessorMetrics {
     pub cancelled: Counter,
     pub processing_seconds: Histogram,
     pub delay_seconds: Histogram,
+    pub stage_seconds: Family<StageLabels, Histogram, fn() -> Histogram>,
     pub in_flight: Gauge,
     pub queue_depth: Family<QueueLabels, Gauge>,
 }
@@ -39,6 +47,7 @@ impl ProcessorMetrics {
             cancelled: Counter::default(),
             processing_seconds: duration_histogram(),
             delay_seconds: duration_histogram(),
+            stage_seconds: Family::new_with_constructor(duration_histogram),
             in_flight: Gauge::default(),
             queue_depth: queue_depth_family(registry),
         };
@@ -83,11 +92,27 @@ impl ProcessorMetrics {
             metrics.delay_seconds.clone(),
         );
         registry.register(
+            "imagepipe_job_stage_seconds",
+            "Steps of a job besides pixel work and delay: report_processing (PROCESSING event \
+             confirmed), fetch (original downloaded), slot_wait (waiting for a core), store \
+             (result uploaded), report_completed (COMPLETED event confirmed)",
+            metrics.stage_seconds.clone(),
+        );
+        registry.register(
             "imagepipe_jobs_in_flight",
             "Jobs this processor holds now",
             metrics.in_flight.clone(),
         );
         metrics
+    }
+
+    /// Time one step, from `since` to now.
+    pub fn stage(&self, stage: &str, since: std::time::Instant) {
+        self.stage_seconds
+            .get_or_create(&StageLabels {
+                stage: stage.to_owned(),
+            })
+            .observe(since.elapsed().as_secs_f64());
     }
 
     pub fn failed(&self, code: &str) {

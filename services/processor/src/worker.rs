@@ -4,7 +4,10 @@
 //! broker: a processor that dies anywhere before that leaves the job unacked, and the broker
 //! delivers it again. Keys are deterministic, so a second run overwrites the same object.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use imagepipe_shared::{
@@ -154,11 +157,16 @@ impl Worker {
             Ok(Some(result_key)) => {
                 tracing::info!(result_key, "completed");
                 self.metrics.completed.inc();
-                self.report(
-                    StatusEvent::completed(job.task_id, job.attempt, result_key).in_run(job.run),
-                    trace,
-                )
-                .await
+                let step = Instant::now();
+                let reported = self
+                    .report(
+                        StatusEvent::completed(job.task_id, job.attempt, result_key)
+                            .in_run(job.run),
+                        trace,
+                    )
+                    .await;
+                self.metrics.stage("report_completed", step);
+                reported
             }
             Ok(None) => {
                 tracing::info!("task was cancelled, stopped working on it");
@@ -202,12 +210,25 @@ impl Worker {
         trace: TraceContext,
     ) -> Result<Option<String>, JobError> {
         let work = async {
-            self.report(
-                StatusEvent::processing(job.task_id, job.attempt).in_run(job.run),
-                trace,
-            )
-            .await?;
-            let original = self.storage.uploads.get_file(&job.original_key).await?;
+            // The PROCESSING event and the download go together: waiting for the broker's
+            // confirm before starting the download would add its latency to every job.
+            let reported = async {
+                let step = Instant::now();
+                self.report(
+                    StatusEvent::processing(job.task_id, job.attempt).in_run(job.run),
+                    trace,
+                )
+                .await?;
+                self.metrics.stage("report_processing", step);
+                Ok::<_, JobError>(())
+            };
+            let fetched = async {
+                let step = Instant::now();
+                let original = self.storage.uploads.get_file(&job.original_key).await?;
+                self.metrics.stage("fetch", step);
+                Ok::<_, JobError>(original)
+            };
+            let ((), original) = tokio::try_join!(reported, fetched)?;
 
             let processed = self.grayscale(original).await?;
             // Stands in for model inference: a timer, holding no thread.
@@ -224,10 +245,12 @@ impl Worker {
         };
 
         let key = keys::result_key(job.task_id, processed.extension);
+        let step = Instant::now();
         self.storage
             .processed
             .upload_file(&key, Bytes::from(processed.bytes), processed.content_type)
             .await?;
+        self.metrics.stage("store", step);
         Ok(Some(key))
     }
 
@@ -237,14 +260,16 @@ impl Worker {
     /// simulated delay that follows holds no slot, so `PROCESSOR_CONCURRENCY` jobs can be in
     /// their delay at once.
     async fn grayscale(&self, original: Bytes) -> Result<kernel::Processed, JobError> {
+        let waiting = Instant::now();
         let _slot = self.pixel_slots.acquire().await.map_err(|e| {
             JobError::Permanent(TaskFailure {
                 code: ErrorCode::ProcessingFailed,
                 message: format!("pixel pool closed: {e}"),
             })
         })?;
+        self.metrics.stage("slot_wait", waiting);
         let limits = self.limits;
-        let pixel_work = std::time::Instant::now();
+        let pixel_work = Instant::now();
         let processed = tokio::task::spawn_blocking(move || kernel::grayscale(&original, limits))
             .await
             .map_err(|e| {
