@@ -18,7 +18,7 @@ CPU="${CPU:-0}"
 QUALITY="${JPEG_QUALITY:-90}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 IMAGES="$(cd "$ROOT/../shared/testdata/good" && pwd)"
-OUT="$ROOT/.local/bench"
+OUT="$ROOT/.local/bench/kernel"
 VENV="$ROOT/.local/venv"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

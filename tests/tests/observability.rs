@@ -185,6 +185,18 @@ async fn every_service_serves_prometheus_metrics_of_what_it_did() {
         Some(1.0)
     );
     assert_eq!(sample(&processor, "imagepipe_jobs_in_flight"), Some(0.0));
+    // The steps timed before the COMPLETED event is published (report_completed is timed
+    // after its confirm, which may come after the task is seen COMPLETED).
+    for stage in ["report_processing", "fetch", "slot_wait", "store"] {
+        assert_eq!(
+            sample(
+                &processor,
+                &format!(r#"imagepipe_job_stage_seconds_count{{stage="{stage}"}}"#)
+            ),
+            Some(1.0),
+            "{stage}"
+        );
+    }
 
     let writer = scrape(
         &system,

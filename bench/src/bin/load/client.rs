@@ -1,0 +1,391 @@
+//! Talking to the system under test: the HTTP API, the object store (with the storage client
+//! ingest uses), PostgreSQL and the processor's metrics.
+
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use imagepipe_shared::config::StorageConfig;
+use object_store::{ObjectStore, aws::AmazonS3Builder};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use uuid::Uuid;
+
+/// One request as the client saw it: status (0 when the request failed without an answer),
+/// time from sending to the last byte of the answer, and the task id of an accepted upload.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub status: u16,
+    pub ms: f64,
+    pub task_id: Option<Uuid>,
+}
+
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    pub fn new(base: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .pool_max_idle_per_host(256)
+            .build()?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// POST /api/v1/analyze with `bytes` as the multipart field `file`.
+    pub async fn upload(&self, name: &str, bytes: Bytes, mime: &str) -> Sample {
+        let start = Instant::now();
+        let len = bytes.len() as u64;
+        let result = async {
+            let part = reqwest::multipart::Part::stream_with_length(bytes, len)
+                .file_name(name.to_owned())
+                .mime_str(mime)?;
+            let form = reqwest::multipart::Form::new().part("file", part);
+            let response = self
+                .http
+                .post(format!("{}/api/v1/analyze", self.base))
+                .multipart(form)
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, body))
+        }
+        .await;
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok((status, body)) => {
+                let task_id = (status == 202)
+                    .then(|| serde_json::from_slice::<serde_json::Value>(&body).ok())
+                    .flatten()
+                    .and_then(|v| v["task_id"].as_str().and_then(|s| s.parse().ok()));
+                Sample {
+                    status,
+                    ms,
+                    task_id,
+                }
+            }
+            Err(_) => Sample {
+                status: 0,
+                ms,
+                task_id: None,
+            },
+        }
+    }
+
+    /// GET /api/v1/tasks/{id}, the whole body read.
+    pub async fn task(&self, id: Uuid) -> Sample {
+        let start = Instant::now();
+        let result = async {
+            let response = self
+                .http
+                .get(format!("{}/api/v1/tasks/{id}", self.base))
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            response.bytes().await?;
+            Ok::<_, reqwest::Error>(status)
+        }
+        .await;
+        Sample {
+            status: result.unwrap_or(0),
+            ms: start.elapsed().as_secs_f64() * 1000.0,
+            task_id: Some(id),
+        }
+    }
+
+    pub async fn get_text(&self, url: &str) -> anyhow::Result<String> {
+        Ok(self
+            .http
+            .get(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?)
+    }
+}
+
+/// Run `f(0..n)` with `concurrency` workers (each its own tokio task), each taking the next
+/// index when it is done with one: a closed loop of `concurrency` clients. Returns the results
+/// and the wall time from the first start to the last finish.
+pub async fn closed_loop<T, F, Fut>(n: usize, concurrency: usize, f: F) -> (Vec<T>, Duration)
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = T> + Send,
+{
+    let f = Arc::new(f);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..concurrency.clamp(1, n.max(1)))
+        .map(|_| {
+            let f = f.clone();
+            let next = next.clone();
+            tokio::spawn(async move {
+                let mut out = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return out;
+                    }
+                    out.push(f(i).await);
+                }
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(n);
+    for worker in workers {
+        if let Ok(out) = worker.await {
+            results.extend(out);
+        }
+    }
+    (results, start.elapsed())
+}
+
+/// The task database of the system under test.
+pub struct Db {
+    pub conn: DatabaseConnection,
+    pub name: String,
+}
+
+impl Db {
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let conn = Database::connect(url)
+            .await
+            .with_context(|| format!("connect to {url}"))?;
+        let name = url
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Self { conn, name })
+    }
+
+    async fn count(&self, sql: &str) -> anyhow::Result<i64> {
+        let row = self
+            .conn
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await?
+            .context("no row")?;
+        Ok(row.try_get::<i64>("", "n")?)
+    }
+
+    pub async fn outbox_len(&self) -> anyhow::Result<i64> {
+        self.count("SELECT count(*) AS n FROM outbox").await
+    }
+
+    pub async fn unfinished(&self) -> anyhow::Result<i64> {
+        self.count("SELECT count(*) AS n FROM tasks WHERE status IN ('PENDING', 'PROCESSING')")
+            .await
+    }
+
+    pub async fn pending(&self) -> anyhow::Result<i64> {
+        self.count("SELECT count(*) AS n FROM tasks WHERE status = 'PENDING'")
+            .await
+    }
+
+    /// How many of `ids` are in a terminal state, and how many of those COMPLETED.
+    pub async fn finished(&self, ids: &[Uuid]) -> anyhow::Result<(i64, i64)> {
+        let sql = format!(
+            "SELECT count(*) FILTER (WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')) AS n,
+                    count(*) FILTER (WHERE status = 'COMPLETED') AS c
+             FROM tasks WHERE id = ANY({})",
+            id_array(ids)
+        );
+        let row = self
+            .conn
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await?
+            .context("no row")?;
+        Ok((row.try_get::<i64>("", "n")?, row.try_get::<i64>("", "c")?))
+    }
+
+    /// Per COMPLETED task of `ids`: created→started and started→completed, in ms, and the
+    /// epoch seconds of its creation and completion.
+    pub async fn timings(&self, ids: &[Uuid]) -> anyhow::Result<Vec<TaskTiming>> {
+        let sql = format!(
+            "SELECT extract(epoch FROM started_at - created_at)::float8 * 1000 AS pickup_ms,
+                    extract(epoch FROM completed_at - started_at)::float8 * 1000 AS work_ms,
+                    extract(epoch FROM created_at)::float8 AS created,
+                    extract(epoch FROM completed_at)::float8 AS completed
+             FROM tasks WHERE status = 'COMPLETED' AND id = ANY({})",
+            id_array(ids)
+        );
+        let rows = self
+            .conn
+            .query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TaskTiming {
+                    pickup_ms: row.try_get("", "pickup_ms")?,
+                    work_ms: row.try_get("", "work_ms")?,
+                    created: row.try_get("", "created")?,
+                    completed: row.try_get("", "completed")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Wait until the outbox is empty (every accepted job handed to the broker).
+    pub async fn wait_outbox_empty(&self, limit: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        while self.outbox_len().await? > 0 {
+            anyhow::ensure!(start.elapsed() < limit, "outbox not empty after {limit:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// Wait until every one of `ids` is in a terminal state; the instant it was seen so.
+    pub async fn wait_finished(&self, ids: &[Uuid], limit: Duration) -> anyhow::Result<Instant> {
+        let start = Instant::now();
+        loop {
+            let (done, _) = self.finished(ids).await?;
+            if done as usize >= ids.len() {
+                return Ok(Instant::now());
+            }
+            anyhow::ensure!(
+                start.elapsed() < limit,
+                "{done} of {} tasks finished after {limit:?}",
+                ids.len()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Wait until no task is PENDING or PROCESSING.
+    pub async fn wait_idle(&self, limit: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        while self.unfinished().await? > 0 {
+            anyhow::ensure!(
+                start.elapsed() < limit,
+                "tasks still unfinished after {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TaskTiming {
+    pub pickup_ms: f64,
+    pub work_ms: f64,
+    pub created: f64,
+    pub completed: f64,
+}
+
+fn id_array(ids: &[Uuid]) -> String {
+    let list: Vec<String> = ids.iter().map(|id| format!("'{id}'")).collect();
+    format!("ARRAY[{}]::uuid[]", list.join(","))
+}
+
+/// A counter or histogram sum from the processor's OpenMetrics text.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The processor's pixel work so far: (seconds, jobs).
+pub async fn kernel_totals(api: &Api, processor_url: &str) -> anyhow::Result<(f64, f64)> {
+    let text = api.get_text(&format!("{processor_url}/metrics")).await?;
+    Ok((
+        metric(&text, "imagepipe_processing_seconds_sum"),
+        metric(&text, "imagepipe_processing_seconds_count"),
+    ))
+}
+
+/// The processor's per-step timings so far (`imagepipe_job_stage_seconds`): stage → (seconds,
+/// count).
+pub async fn stage_totals(
+    api: &Api,
+    processor_url: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, (f64, f64)>> {
+    let text = api.get_text(&format!("{processor_url}/metrics")).await?;
+    let mut totals = std::collections::BTreeMap::<String, (f64, f64)>::new();
+    for line in text.lines() {
+        let (is_sum, rest) =
+            if let Some(rest) = line.strip_prefix("imagepipe_job_stage_seconds_sum{") {
+                (true, rest)
+            } else if let Some(rest) = line.strip_prefix("imagepipe_job_stage_seconds_count{") {
+                (false, rest)
+            } else {
+                continue;
+            };
+        let Some(stage) = rest
+            .strip_prefix("stage=\"")
+            .and_then(|r| r.split('"').next())
+        else {
+            continue;
+        };
+        let Some(value) = line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) else {
+            continue;
+        };
+        let entry = totals.entry(stage.to_owned()).or_default();
+        if is_sum {
+            entry.0 += value;
+        } else {
+            entry.1 += value;
+        }
+    }
+    Ok(totals)
+}
+
+/// Delete every object of both buckets (the storage service cannot list keys, so this goes
+/// to `object_store` with the same settings).
+pub async fn cleanup(config: &StorageConfig) -> anyhow::Result<()> {
+    for bucket in [&config.uploads_bucket, &config.processed_bucket] {
+        let store = AmazonS3Builder::new()
+            .with_endpoint(&config.s3_endpoint)
+            .with_bucket_name(bucket)
+            .with_region(&config.s3_region)
+            .with_access_key_id(&config.s3_access_key)
+            .with_secret_access_key(&config.s3_secret_key)
+            .with_allow_http(true)
+            .with_virtual_hosted_style_request(false)
+            .build()?;
+        let keys: Vec<_> = match store
+            .list(None)
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+        {
+            Ok(keys) => keys,
+            // A bucket that does not exist (yet) is empty.
+            Err(err) => {
+                eprintln!("cleanup: cannot list {bucket}: {err}");
+                continue;
+            }
+        };
+        let n = keys.len();
+        let deleted: Vec<_> = store
+            .delete_stream(futures::stream::iter(keys.into_iter().map(Ok)).boxed())
+            .try_collect()
+            .await?;
+        eprintln!("cleanup: {bucket}: {n} objects, {} deleted", deleted.len());
+    }
+    Ok(())
+}
