@@ -20,6 +20,12 @@ pub struct ProcessorConfig {
     #[arg(long, env = "PROCESSOR_CONCURRENCY", default_value_t = 8)]
     pub processor_concurrency: u16,
 
+    /// Images decoded and encoded at once (the kernel pool). 0: one per core. Set it below
+    /// the core count when the processor shares a machine with ingest, so the API always
+    /// finds a free core (docs/performance.md, latency isolation).
+    #[arg(long, env = "PROCESSOR_KERNEL_THREADS", default_value_t = 0)]
+    pub processor_kernel_threads: u16,
+
     /// Attempts a job gets when the failure is transient (object store down...), including
     /// the first. After the last, the job is parked and the task FAILED.
     #[arg(long, env = "MAX_ATTEMPTS", default_value_t = 5)]
@@ -55,6 +61,14 @@ pub struct ProcessorConfig {
 }
 
 impl ProcessorConfig {
+    /// Size of the kernel pool: the setting, or one per core.
+    pub fn kernel_threads(&self) -> usize {
+        match self.processor_kernel_threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => usize::from(n),
+        }
+    }
+
     pub fn processing_delay(&self) -> Duration {
         Duration::from_millis(self.processing_delay_ms)
     }
@@ -64,5 +78,29 @@ impl ProcessorConfig {
             max_pixels: self.max_image_pixels,
             max_side: self.max_image_side,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> ProcessorConfig {
+        ProcessorConfig::try_parse_from(std::iter::once("processor").chain(args.iter().copied()))
+            .expect("valid flags")
+    }
+
+    #[test]
+    fn the_kernel_pool_is_one_per_core_unless_set() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(parse(&[]).kernel_threads(), cores);
+        assert_eq!(
+            parse(&["--processor-kernel-threads", "0"]).kernel_threads(),
+            cores
+        );
+        assert_eq!(
+            parse(&["--processor-kernel-threads", "1"]).kernel_threads(),
+            1
+        );
     }
 }

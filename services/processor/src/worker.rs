@@ -44,7 +44,7 @@ pub struct Worker {
     crash_on_task: Option<uuid::Uuid>,
     cancellations: Arc<Cancellations>,
     metrics: ProcessorMetrics,
-    /// One permit per core for pixel work.
+    /// One permit per kernel thread (`PROCESSOR_KERNEL_THREADS`, default one per core).
     pixel_slots: tokio::sync::Semaphore,
 }
 
@@ -112,9 +112,7 @@ impl Worker {
             crash_on_task: config.crash_on_task,
             cancellations,
             metrics,
-            pixel_slots: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(1, usize::from),
-            ),
+            pixel_slots: tokio::sync::Semaphore::new(config.kernel_threads()),
         }
     }
 
@@ -254,11 +252,11 @@ impl Worker {
         Ok(Some(key))
     }
 
-    /// The pixel work, on the blocking pool, holding one of the per-core slots only while it
-    /// runs: at most one kernel per core, since more would only share the cores and hold more
-    /// decoded images in memory at once. The other jobs wait for a slot, not on a CPU, and the
-    /// simulated delay that follows holds no slot, so `PROCESSOR_CONCURRENCY` jobs can be in
-    /// their delay at once.
+    /// The pixel work, on the blocking pool, holding one of the kernel slots only while it
+    /// runs: at most `PROCESSOR_KERNEL_THREADS` kernels at once (default one per core), since
+    /// more would only share the cores and hold more decoded images in memory at once. The
+    /// other jobs wait for a slot, not on a CPU, and the simulated delay that follows holds
+    /// no slot, so `PROCESSOR_CONCURRENCY` jobs can be in their delay at once.
     async fn grayscale(&self, original: Bytes) -> Result<kernel::Processed, JobError> {
         let waiting = Instant::now();
         let _slot = self.pixel_slots.acquire().await.map_err(|e| {
