@@ -189,6 +189,27 @@ impl Bucket {
         }
     }
 
+    /// Delete every object of the bucket; how many there were (for tools; lists the whole
+    /// bucket).
+    pub async fn delete_all(&self) -> Result<usize, StorageError> {
+        use futures::{StreamExt, TryStreamExt};
+        let deleted = async {
+            let keys: Vec<_> = self
+                .store
+                .list(None)
+                .map_ok(|meta| meta.location)
+                .try_collect()
+                .await?;
+            let n = keys.len();
+            self.store
+                .delete_stream(futures::stream::iter(keys.into_iter().map(Ok)).boxed())
+                .try_collect::<Vec<_>>()
+                .await?;
+            Ok(n)
+        };
+        self.timed(deleted, "").await
+    }
+
     /// How many objects the bucket holds (for tests and tools; lists the whole bucket).
     pub async fn count(&self) -> Result<usize, StorageError> {
         use futures::TryStreamExt;

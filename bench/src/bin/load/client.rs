@@ -12,9 +12,7 @@ use std::{
 
 use anyhow::Context;
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
-use imagepipe_shared::config::StorageConfig;
-use object_store::{ObjectStore, aws::AmazonS3Builder};
+use imagepipe_shared::{config::StorageConfig, storage::Storage};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use uuid::Uuid;
 
@@ -354,38 +352,18 @@ pub async fn stage_totals(
     Ok(totals)
 }
 
-/// Delete every object of both buckets (the storage service cannot list keys, so this goes
-/// to `object_store` with the same settings).
+/// Delete every object of both buckets, with the same storage client ingest uses.
 pub async fn cleanup(config: &StorageConfig) -> anyhow::Result<()> {
-    for bucket in [&config.uploads_bucket, &config.processed_bucket] {
-        let store = AmazonS3Builder::new()
-            .with_endpoint(&config.s3_endpoint)
-            .with_bucket_name(bucket)
-            .with_region(&config.s3_region)
-            .with_access_key_id(&config.s3_access_key)
-            .with_secret_access_key(&config.s3_secret_key)
-            .with_allow_http(true)
-            .with_virtual_hosted_style_request(false)
-            .build()?;
-        let keys: Vec<_> = match store
-            .list(None)
-            .map_ok(|meta| meta.location)
-            .try_collect()
-            .await
-        {
-            Ok(keys) => keys,
+    let storage = Storage::open(config)?;
+    for (name, bucket) in [
+        (&config.uploads_bucket, &storage.uploads),
+        (&config.processed_bucket, &storage.processed),
+    ] {
+        match bucket.delete_all().await {
+            Ok(n) => eprintln!("cleanup: {name}: {n} objects deleted"),
             // A bucket that does not exist (yet) is empty.
-            Err(err) => {
-                eprintln!("cleanup: cannot list {bucket}: {err}");
-                continue;
-            }
-        };
-        let n = keys.len();
-        let deleted: Vec<_> = store
-            .delete_stream(futures::stream::iter(keys.into_iter().map(Ok)).boxed())
-            .try_collect()
-            .await?;
-        eprintln!("cleanup: {bucket}: {n} objects, {} deleted", deleted.len());
+            Err(err) => eprintln!("cleanup: cannot empty {name}: {err}"),
+        }
     }
     Ok(())
 }

@@ -195,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency,
             warmup,
             put_first,
-        } => benches::ingest(&target, &file, uploads, concurrency, warmup, put_first).await,
+        } => benches::ingest::run(&target, &file, uploads, concurrency, warmup, put_first).await,
         Command::E2e {
             target,
             file,
@@ -203,20 +203,20 @@ async fn main() -> anyhow::Result<()> {
             rounds,
             concurrency,
             label,
-        } => benches::e2e(&target, &file, burst, rounds, concurrency, label).await,
+        } => benches::e2e::run(&target, &file, burst, rounds, concurrency, label).await,
         Command::MemoryIngest {
             target,
             file,
             uploads,
             concurrency,
             label,
-        } => benches::memory_ingest(&target, &file, uploads, concurrency, label).await,
+        } => benches::memory::ingest(&target, &file, uploads, concurrency, label).await,
         Command::MemoryProcessor {
             target,
             file,
             uploads,
             concurrency,
-        } => benches::memory_processor(&target, &file, uploads, concurrency).await,
+        } => benches::memory::processor(&target, &file, uploads, concurrency).await,
         Command::Latency {
             target,
             file,
@@ -224,8 +224,8 @@ async fn main() -> anyhow::Result<()> {
             get_concurrency,
             burst,
             concurrency,
-        } => benches::latency(&target, &file, gets, get_concurrency, burst, concurrency).await,
-        Command::MakePng { bytes, out } => benches::make_png(bytes, &out),
+        } => benches::latency::run(&target, &file, gets, get_concurrency, burst, concurrency).await,
+        Command::MakePng { bytes, out } => benches::memory::make_png(bytes, &out),
         Command::Cleanup { storage } => client::cleanup(&storage).await,
         Command::Summarize { files } => summary::summarize(&files),
     }
