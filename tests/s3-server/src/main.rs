@@ -1,0 +1,15 @@
+//! The development and test S3 server: `imagepipe-s3-server --help`.
+
+use clap::Parser;
+use imagepipe_s3_server::Settings;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    imagepipe_s3_server::run(Settings::parse()).await
+}
