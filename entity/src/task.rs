@@ -25,12 +25,18 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
+    /// Whether the task has ended: only a retry (of a FAILED task) or retention's deletion
+    /// moves it on.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
+}
 
-    /// The statuses a task may still leave.
-    pub const NON_TERMINAL: [TaskStatus; 2] = [Self::Pending, Self::Processing];
+/// The name as stored in the database (`PENDING`, …), the only spelling of it.
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_value())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -42,6 +48,7 @@ pub struct Model {
     /// Key of the original in the uploads bucket.
     pub original_key: String,
     /// The client's file name, as metadata only: never part of a key.
+    #[sea_orm(column_type = "Text", nullable)]
     pub original_filename: Option<String>,
     /// Media type decided from the bytes.
     pub content_type: String,
@@ -51,6 +58,7 @@ pub struct Model {
     /// Processing attempts started so far.
     pub attempts: i32,
     pub error_code: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
     pub error_message: Option<String>,
     /// Key of the result in the processed bucket, when COMPLETED.
     pub result_key: Option<String>,
@@ -65,8 +73,10 @@ pub struct Model {
     /// When the current run was queued (upload, or retry); the reaper's deadline counts from it.
     pub queued_at: DateTimeUtc,
     /// Owner id of the API key that created the task; `None` when authentication is off.
+    #[sea_orm(column_type = "Text", nullable)]
     pub owner: Option<String>,
     /// Where to POST the outcome when the task ends.
+    #[sea_orm(column_type = "Text", nullable)]
     pub callback_url: Option<String>,
 }
 
@@ -74,3 +84,34 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::Iterable;
+
+    use super::*;
+
+    /// The database, the API's JSON and the logs spell each status the same way.
+    #[test]
+    fn every_status_has_one_spelling() {
+        for status in TaskStatus::iter() {
+            let name = status.to_string();
+            assert_eq!(name, status.to_value());
+            assert_eq!(serde_json::to_value(status).unwrap(), name.as_str());
+            assert_eq!(TaskStatus::try_from_value(&name).unwrap(), status);
+        }
+    }
+
+    #[test]
+    fn exactly_the_ended_statuses_are_terminal() {
+        let terminal: Vec<_> = TaskStatus::iter().filter(|s| s.is_terminal()).collect();
+        assert_eq!(
+            terminal,
+            [
+                TaskStatus::Completed,
+                TaskStatus::Failed,
+                TaskStatus::Cancelled
+            ]
+        );
+    }
+}
