@@ -6,7 +6,10 @@ LOCAL="$ROOT/.local"
 mkdir -p "$LOCAL"
 export PATH="$HOME/.cargo/bin:$PATH"
 
-S3S_VERSION=0.14.1
+# The data beside the repository that the tests and the manifest checks read (test images in
+# testdata/, KEDA's CRDs in k8s-schemas/); required. Exported so the tests read the same folder.
+export IMAGEPIPE_SHARED_DIR=${IMAGEPIPE_SHARED_DIR:-$ROOT/../shared}
+
 S3_HOST=${S3_HOST:-127.0.0.1}
 S3_PORT=${S3_PORT:-9000}
 
@@ -38,24 +41,28 @@ ensure_build_tools() {
   fi
 }
 
-# The S3 server: whatever already listens on S3_HOST:S3_PORT (MinIO, garage, ...), or
-# s3s-fs, a real S3 implementation over a local folder, installed from crates.io if needed.
+# The S3 server: whatever already listens on S3_HOST:S3_PORT (MinIO, garage, ...), or the
+# workspace's own imagepipe-s3-server (tests/s3-server: a real S3 implementation over
+# .local/s3), built with cargo and left running. `ensure_s3 release` builds it in release, as
+# scripts/run.sh builds the services; by default it is a debug build, which shares most of its
+# dependencies' builds with the tests' (fast enough for tests: about 50 MB/s of uploads).
 ensure_s3() {
+  local profile=${1:-debug}
   if port_open "$S3_HOST" "$S3_PORT"; then
     log "S3 server already listening on $S3_HOST:$S3_PORT"
     return 0
   fi
-  if ! command -v s3s-fs >/dev/null; then
-    log "installing s3s-fs $S3S_VERSION from crates.io (one time, 5-8 minutes)"
-    cargo install "s3s-fs@$S3S_VERSION" --features binary --locked
-  fi
+  local flags=()
+  [ "$profile" = release ] && flags=(--release)
+  log "building imagepipe-s3-server ($profile)"
+  cargo build --quiet "${flags[@]}" -p imagepipe-s3-server
   mkdir -p "$LOCAL/s3"
-  log "starting s3s-fs on $S3_HOST:$S3_PORT (data in .local/s3, log in .local/s3s-fs.log)"
-  nohup s3s-fs --host "$S3_HOST" --port "$S3_PORT" \
-    --access-key minioadmin --secret-key minioadmin "$LOCAL/s3" \
-    >"$LOCAL/s3s-fs.log" 2>&1 &
-  echo $! >"$LOCAL/s3s-fs.pid"
-  wait_port "$S3_HOST" "$S3_PORT" s3s-fs
+  log "starting imagepipe-s3-server on $S3_HOST:$S3_PORT (data in .local/s3, log in .local/s3-server.log)"
+  nohup "${CARGO_TARGET_DIR:-$ROOT/target}/$profile/imagepipe-s3-server" --bind "$S3_HOST:$S3_PORT" \
+    --data "$LOCAL/s3" --access-key minioadmin --secret-key minioadmin \
+    >"$LOCAL/s3-server.log" 2>&1 &
+  echo $! >"$LOCAL/s3-server.pid"
+  wait_port "$S3_HOST" "$S3_PORT" imagepipe-s3-server
 }
 
 # PostgreSQL and RabbitMQ run on this kind of machine before every session; start them if

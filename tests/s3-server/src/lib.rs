@@ -88,3 +88,45 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: stopping"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn unsigned_requests_are_refused_and_shutdown_ends_serving() {
+        let data = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            data: data.path().join("s3"),
+            access_key: "key".into(),
+            secret_key: "secret".into(),
+        };
+        let listener = TcpListener::bind(settings.bind).await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_until(listener, service(&settings).unwrap(), async {
+            let _ = stopped.await;
+        }));
+
+        let mut client = tokio::net::TcpStream::connect(address).await.unwrap();
+        client
+            .write_all(b"GET /bucket/object HTTP/1.1\r\nHost: s3\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        client.read_to_string(&mut response).await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 403"), "{response}");
+        assert!(
+            data.path().join("s3").is_dir(),
+            "the data folder is created"
+        );
+
+        stop.send(()).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), server)
+            .await
+            .expect("the server stops once shutdown completes")
+            .unwrap();
+    }
+}

@@ -1,5 +1,7 @@
 //! The development and test S3 server: `imagepipe-s3-server --help`.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use imagepipe_s3_server::Settings;
 use tracing_subscriber::EnvFilter;
@@ -10,6 +12,8 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     imagepipe_s3_server::run(Settings::parse()).await
 }
