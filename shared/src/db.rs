@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use tokio_util::sync::CancellationToken;
 
-use crate::config::DatabaseConfig;
+use crate::{config::DatabaseConfig, retry};
 
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(config.database_url.clone());
@@ -15,4 +16,22 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
         .acquire_timeout(Duration::from_secs(5))
         .sqlx_logging(false);
     Database::connect(options).await
+}
+
+/// [`connect`], waiting for the database until it answers (with `retry::dependency`);
+/// `Ok(None)` if `shutdown` fires first. A URL that cannot be parsed fails at once.
+pub async fn connect_with_retry(
+    config: &DatabaseConfig,
+    shutdown: &CancellationToken,
+) -> Result<Option<DatabaseConnection>, DbErr> {
+    retry::wait_for("the database", shutdown, is_unusable_url, || {
+        connect(config)
+    })
+    .await
+}
+
+/// A `DATABASE_URL` that does not parse: no amount of waiting makes it connect.
+fn is_unusable_url(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    matches!(err, DbErr::Conn(RuntimeErr::SqlxError(e)) if matches!(**e, sqlx::Error::Configuration(_)))
 }

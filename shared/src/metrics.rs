@@ -4,7 +4,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use lapin::{options::QueueDeclareOptions, types::FieldTable};
 use poem::{IntoResponse, Response, handler, web::Data};
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
@@ -17,7 +16,7 @@ use prometheus_client::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{amqp::Link, topology::Topology};
+use crate::amqp::QueueProbe;
 
 /// A service's registry, shared by everything that records into it.
 pub type SharedRegistry = Arc<Registry>;
@@ -54,44 +53,24 @@ pub fn queue_depth_family(registry: &mut Registry) -> Family<QueueLabels, Gauge>
     family
 }
 
-/// Measure the depth of `queues` every `interval` until shutdown (a passive declare each:
-/// cheap, and it never creates anything).
+/// Measure the depth of `queues` every `interval` until shutdown.
 pub async fn watch_queue_depths(
-    amqp_url: String,
-    name: &'static str,
-    topology: Topology,
+    mut probe: QueueProbe,
     queues: Vec<String>,
     depths: Family<QueueLabels, Gauge>,
     interval: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut link: Option<Link> = None;
-    loop {
-        if link.as_ref().is_none_or(|l| !l.is_usable()) {
-            link = Link::open(&amqp_url, name, &topology).await.ok();
-        }
-        if let Some(link) = &link {
-            for queue in &queues {
-                let declared = link
-                    .channel
-                    .queue_declare(
-                        queue.as_str().into(),
-                        QueueDeclareOptions::default().passive(),
-                        FieldTable::default(),
-                    )
-                    .await;
-                if let Ok(declared) = declared {
-                    depths
-                        .get_or_create(&QueueLabels {
-                            queue: queue.clone(),
-                        })
-                        .set(i64::from(declared.message_count()));
-                }
+    let mut ticks = crate::periodic::Ticks::every(interval, &shutdown);
+    while ticks.next().await {
+        for queue in &queues {
+            if let Some(depth) = probe.depth(queue).await {
+                depths
+                    .get_or_create(&QueueLabels {
+                        queue: queue.clone(),
+                    })
+                    .set(i64::try_from(depth).unwrap_or(i64::MAX));
             }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            () = shutdown.cancelled() => return,
         }
     }
 }

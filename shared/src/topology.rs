@@ -24,15 +24,12 @@ use lapin::{
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 
+use crate::retry::DELIVERY_LIMIT;
+
 /// Routing key of jobs on the jobs exchange.
 pub const JOB_ROUTING_KEY: &str = "job";
 /// Routing key of status events on the events exchange.
 pub const EVENT_ROUTING_KEY: &str = "event";
-
-/// How often a quorum queue redelivers one message before dead-lettering it. It bounds a job
-/// that crashes its consumer every time (a "poison" job): it ends in the dead-letter queue
-/// and its task FAILED instead of looping forever.
-pub const DELIVERY_LIMIT: i32 = 5;
 
 /// Names of everything on the broker, derived from one prefix.
 #[derive(Debug, Clone)]

@@ -12,8 +12,7 @@ use std::{
     time::Duration,
 };
 
-use imagepipe_shared::{amqp::Link, metrics::QueueLabels, topology::Topology};
-use lapin::{options::QueueDeclareOptions, types::FieldTable};
+use imagepipe_shared::{amqp::QueueProbe, metrics::QueueLabels, periodic};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use tokio_util::sync::CancellationToken;
 
@@ -49,46 +48,26 @@ pub async fn measure(
     backlog: Arc<Backlog>,
     metrics: IngestMetrics,
     db: DatabaseConnection,
-    amqp_url: String,
-    topology: Topology,
+    mut probe: QueueProbe,
     interval: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut link: Option<Link> = None;
-    loop {
+    let jobs_queue = probe.topology().jobs_queue();
+    let jobs_labels = QueueLabels {
+        queue: jobs_queue.clone(),
+    };
+    let mut ticks = periodic::Ticks::every(interval, &shutdown);
+    while ticks.next().await {
         let outbox = outbox_len(&db).await.unwrap_or(0);
-        if link.as_ref().is_none_or(|l| !l.is_usable()) {
-            link = Link::open(&amqp_url, "imagepipe-ingest-backlog", &topology)
-                .await
-                .ok();
-        }
-        let queued = match &link {
-            Some(link) => link
-                .channel
-                .queue_declare(
-                    topology.jobs_queue().into(),
-                    QueueDeclareOptions::default().passive(),
-                    FieldTable::default(),
-                )
-                .await
-                .map(|q| u64::from(q.message_count()))
-                .unwrap_or(0),
-            None => 0,
-        };
+        let queued = probe.depth(&jobs_queue).await.unwrap_or(0);
         backlog.waiting.store(outbox + queued, Ordering::Relaxed);
         metrics
             .outbox_depth
             .set(i64::try_from(outbox).unwrap_or(i64::MAX));
         metrics
             .queue_depth
-            .get_or_create(&QueueLabels {
-                queue: topology.jobs_queue(),
-            })
+            .get_or_create(&jobs_labels)
             .set(i64::try_from(queued).unwrap_or(i64::MAX));
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            () = shutdown.cancelled() => return,
-        }
     }
 }
 

@@ -9,7 +9,9 @@
 use std::{sync::Arc, time::Duration};
 
 use futures::future::join_all;
-use imagepipe_shared::{amqp::Publisher, topology::JOB_ROUTING_KEY, trace::TraceContext};
+use imagepipe_shared::{
+    amqp::Publisher, retry, topology::JOB_ROUTING_KEY, trace::TraceContext,
+};
 use lapin::types::FieldTable;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
@@ -45,11 +47,11 @@ pub async fn run(
                 tracing::warn!(%err, "outbox relay cannot publish yet; jobs stay in the outbox");
             }
         }
-        // After failures, back off (up to 5 s) instead of hammering a broker that is down.
+        // After failures, back off instead of hammering a broker that is down.
         let wait = if failures == 0 {
             poll
         } else {
-            Duration::from_millis(100 * 2u64.pow(failures.min(6))).min(Duration::from_secs(5))
+            retry::relay_pause(failures)
         };
         tokio::select! {
             () = wakeup.notified(), if failures == 0 => {}

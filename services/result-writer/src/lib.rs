@@ -18,7 +18,6 @@ use std::{
 };
 
 use anyhow::Context;
-use backon::Retryable;
 use imagepipe_shared::{amqp, db, health, storage::Storage};
 use sea_orm::ConnectionTrait;
 use tokio_util::sync::CancellationToken;
@@ -28,13 +27,11 @@ use handlers::Handlers;
 
 /// Run until `shutdown` fires.
 pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let connect = || db::connect(&config.database);
-    let db = tokio::select! {
-        db = connect
-            .retry(amqp::reconnect_backoff())
-            .notify(|err, delay| tracing::warn!(%err, ?delay, "database not ready, retrying")) =>
-            db.context("cannot connect to the database")?,
-        () = shutdown.cancelled() => return Ok(()),
+    let Some(db) = db::connect_with_retry(&config.database, &shutdown)
+        .await
+        .context("cannot connect to the database")?
+    else {
+        return Ok(());
     };
     // Only to delete objects (late results of cancelled tasks, expired tasks): opened without
     // touching the network, so an absent object store delays deletions, never status updates.
@@ -70,9 +67,11 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
         shutdown.clone(),
     ));
     let depths = tokio::spawn(imagepipe_shared::metrics::watch_queue_depths(
-        config.amqp.amqp_url.clone(),
-        "imagepipe-result-writer-metrics",
-        topology.clone(),
+        amqp::QueueProbe::new(
+            config.amqp.amqp_url.clone(),
+            "imagepipe-result-writer-metrics",
+            topology.clone(),
+        ),
         vec![
             topology.events_queue(),
             topology.dead_letter_queue(),

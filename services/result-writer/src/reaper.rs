@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
+use imagepipe_shared::periodic::Ticks;
 use tokio_util::sync::CancellationToken;
 
 use crate::{metrics::WriterMetrics, transitions};
@@ -15,13 +16,8 @@ pub async fn run(
     interval: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = shutdown.cancelled() => return,
-        }
+    let mut ticks = Ticks::every(interval, &shutdown);
+    while ticks.next().await {
         match transitions::reap(&db, timeout).await {
             Ok(0) => {}
             Ok(n) => {

@@ -209,4 +209,3 @@ impl Bucket {
         Ok(Some(url))
     }
 }
-

@@ -106,4 +106,3 @@ pub(super) async fn ensure_bucket(config: &StorageConfig, name: &str) -> Result<
         )))
     }
 }
-

@@ -1,0 +1,135 @@
+//! Publishing JSON messages, persistent and confirmed by the broker.
+
+use std::sync::Arc;
+
+use lapin::{
+    BasicProperties, Channel, Confirmation, options::BasicPublishOptions, types::FieldTable,
+};
+use serde::Serialize;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use super::{AmqpError, Link, timed};
+use crate::topology::Topology;
+
+/// Publishes on one link, reconnecting lazily: a publish on a broken link fails, the link is
+/// dropped, and the next publish opens a new one.
+pub struct Publisher {
+    url: String,
+    name: String,
+    topology: Topology,
+    link: Mutex<Option<Arc<Link>>>,
+}
+
+impl Publisher {
+    pub fn new(url: impl Into<String>, name: impl Into<String>, topology: Topology) -> Self {
+        Self {
+            url: url.into(),
+            name: name.into(),
+            topology,
+            link: Mutex::new(None),
+        }
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    async fn link(&self) -> Result<Arc<Link>, AmqpError> {
+        let mut guard = self.link.lock().await;
+        if let Some(link) = guard.as_ref().filter(|l| l.is_usable()) {
+            return Ok(link.clone());
+        }
+        let link = Arc::new(Link::open(&self.url, &self.name, &self.topology).await?);
+        *guard = Some(link.clone());
+        Ok(link)
+    }
+
+    /// Whether the last known link is up (for readiness). Does not connect.
+    pub async fn is_connected(&self) -> bool {
+        self.link
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|l| l.is_usable())
+    }
+
+    /// Publish one message and wait for the broker's confirm. `Ok` means the broker has taken
+    /// responsibility for it (written it to its queues).
+    pub async fn publish<T: Serialize>(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        message_id: Uuid,
+        message: &T,
+        headers: FieldTable,
+    ) -> Result<(), AmqpError> {
+        let body = serde_json::to_vec(message)?;
+        self.publish_bytes(
+            exchange,
+            routing_key,
+            &message_id.to_string(),
+            &body,
+            headers,
+        )
+        .await
+    }
+
+    /// Publish a body as it is (for moving a message on without re-encoding it).
+    pub async fn publish_bytes(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        message_id: &str,
+        body: &[u8],
+        headers: FieldTable,
+    ) -> Result<(), AmqpError> {
+        let link = self.link().await?;
+        let result = publish_confirmed(
+            &link.channel,
+            exchange,
+            routing_key,
+            message_id,
+            body,
+            headers,
+        )
+        .await;
+        let broken = !link.is_usable() || matches!(result, Err(AmqpError::Timeout(_)));
+        if result.is_err() && broken {
+            // Drop the broken (or unresponsive) link so the next publish reconnects.
+            let mut guard = self.link.lock().await;
+            if guard.as_ref().is_some_and(|l| Arc::ptr_eq(l, &link)) {
+                *guard = None;
+            }
+        }
+        result
+    }
+}
+
+/// Publish on a confirm-mode channel and wait for the confirm; a nack is an error.
+pub async fn publish_confirmed(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    message_id: &str,
+    body: &[u8],
+    headers: FieldTable,
+) -> Result<(), AmqpError> {
+    let properties = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into())
+        .with_message_id(message_id.into())
+        .with_headers(headers);
+    let confirm = timed(channel.basic_publish(
+        exchange.into(),
+        routing_key.into(),
+        BasicPublishOptions::default(),
+        body,
+        properties,
+    ))
+    .await?;
+    match timed(confirm).await? {
+        Confirmation::Ack(_) | Confirmation::NotRequested => Ok(()),
+        Confirmation::Nack(_) => Err(AmqpError::Nacked),
+    }
+}
