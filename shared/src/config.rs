@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::image_rules::DecodeLimits;
+
 /// Where the task table lives.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseConfig {
@@ -172,6 +174,28 @@ pub struct WebhookPolicyConfig {
 impl WebhookPolicyConfig {
     pub fn policy(&self) -> crate::webhooks::CallbackPolicy {
         crate::webhooks::CallbackPolicy::new(&self.webhook_allowed_hosts)
+    }
+}
+
+/// How big an accepted image may be: ingest checks the header at upload, the processor
+/// checks again before and while decoding. Defaults: [`DecodeLimits::default`].
+#[derive(Debug, Clone, Args)]
+pub struct ImageLimitsConfig {
+    /// Largest image accepted, in pixels (width × height), read from the header.
+    #[arg(long, env = "MAX_IMAGE_PIXELS", default_value_t = DecodeLimits::default().max_pixels)]
+    pub max_image_pixels: u64,
+
+    /// Largest image side accepted, in pixels.
+    #[arg(long, env = "MAX_IMAGE_SIDE", default_value_t = DecodeLimits::default().max_side)]
+    pub max_image_side: u32,
+}
+
+impl ImageLimitsConfig {
+    pub fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_pixels: self.max_image_pixels,
+            max_side: self.max_image_side,
+        }
     }
 }
 

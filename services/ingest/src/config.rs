@@ -2,7 +2,10 @@ use std::time::Duration;
 
 use clap::Parser;
 use imagepipe_shared::{
-    config::{AmqpConfig, DatabaseConfig, StorageConfig, TelemetryConfig, WebhookPolicyConfig},
+    config::{
+        AmqpConfig, DatabaseConfig, ImageLimitsConfig, StorageConfig, TelemetryConfig,
+        WebhookPolicyConfig,
+    },
     image_rules::DecodeLimits,
 };
 
@@ -27,13 +30,8 @@ pub struct IngestConfig {
     #[arg(long, env = "UPLOAD_MEMORY_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub upload_memory_bytes: u64,
 
-    /// Largest image accepted, in pixels (width × height), read from the header.
-    #[arg(long, env = "MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
-    pub max_image_pixels: u64,
-
-    /// Largest image side accepted, in pixels.
-    #[arg(long, env = "MAX_IMAGE_SIDE", default_value_t = 16_384)]
-    pub max_image_side: u32,
+    #[command(flatten)]
+    pub image_limits: ImageLimitsConfig,
 
     /// How long a download URL in a task's status stays valid, in seconds.
     #[arg(long, env = "DOWNLOAD_URL_TTL_SECS", default_value_t = 3600)]
@@ -83,10 +81,7 @@ pub struct IngestConfig {
 
 impl IngestConfig {
     pub fn decode_limits(&self) -> DecodeLimits {
-        DecodeLimits {
-            max_pixels: self.max_image_pixels,
-            max_side: self.max_image_side,
-        }
+        self.image_limits.decode_limits()
     }
 
     pub fn download_url_ttl(&self) -> Duration {

@@ -1,14 +1,15 @@
 use std::time::Duration;
 
 use clap::Parser;
-use imagepipe_shared::{
-    config::{AmqpConfig, HealthConfig, ShutdownConfig, StorageConfig, TelemetryConfig},
-    image_rules::DecodeLimits,
+use imagepipe_shared::config::{
+    AmqpConfig, HealthConfig, ImageLimitsConfig, ShutdownConfig, StorageConfig, TelemetryConfig,
 };
+
+use crate::test_hooks::TestHooks;
 
 /// imagepipe processor: consumes jobs, converts images to grayscale, reports status events.
 #[derive(Debug, Clone, Parser)]
-#[command(version)]
+#[command(version = crate::test_hooks::VERSION)]
 pub struct ProcessorConfig {
     /// Simulated inference time added to every job, in milliseconds (stands in for a model).
     #[arg(long, env = "PROCESSING_DELAY_MS", default_value_t = 5000)]
@@ -31,18 +32,12 @@ pub struct ProcessorConfig {
     #[arg(long, env = "MAX_ATTEMPTS", default_value_t = 5)]
     pub max_attempts: u32,
 
-    /// Largest image accepted, in pixels (width × height).
-    #[arg(long, env = "MAX_IMAGE_PIXELS", default_value_t = 40_000_000)]
-    pub max_image_pixels: u64,
+    #[command(flatten)]
+    pub image_limits: ImageLimitsConfig,
 
-    /// Largest image side accepted, in pixels.
-    #[arg(long, env = "MAX_IMAGE_SIDE", default_value_t = 16_384)]
-    pub max_image_side: u32,
-
-    /// Test-only fault hook: abort the process whenever a job for this task arrives, as a job
-    /// that crashes its processor every time would. Never set it in production.
-    #[arg(long, env = "IMAGEPIPE_TEST_CRASH_ON_TASK", hide = true)]
-    pub crash_on_task: Option<uuid::Uuid>,
+    /// Empty unless built with the `test-hooks` feature.
+    #[command(flatten)]
+    pub test_hooks: TestHooks,
 
     #[command(flatten)]
     pub amqp: AmqpConfig,
@@ -72,13 +67,6 @@ impl ProcessorConfig {
     pub fn processing_delay(&self) -> Duration {
         Duration::from_millis(self.processing_delay_ms)
     }
-
-    pub fn decode_limits(&self) -> DecodeLimits {
-        DecodeLimits {
-            max_pixels: self.max_image_pixels,
-            max_side: self.max_image_side,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -102,5 +90,34 @@ mod tests {
             parse(&["--processor-kernel-threads", "1"]).kernel_threads(),
             1
         );
+    }
+
+    /// The crash hook's setting and the `--version` mark come and go with the feature.
+    #[test]
+    fn the_test_hooks_exist_only_with_their_feature() {
+        use clap::CommandFactory;
+        let command = ProcessorConfig::command();
+        let reads_hook = command.get_arguments().any(|arg| {
+            arg.get_env()
+                .is_some_and(|env| env == "IMAGEPIPE_TEST_CRASH_ON_TASK")
+        });
+        let version = command.get_version().unwrap_or_default();
+        let hooked = cfg!(feature = "test-hooks");
+        assert_eq!(reads_hook, hooked, "reads IMAGEPIPE_TEST_CRASH_ON_TASK");
+        assert_eq!(version.contains("test hooks"), hooked, "version {version}");
+    }
+
+    #[test]
+    fn the_image_limits_default_to_the_shared_rule() {
+        let limits = parse(&[]).image_limits.decode_limits();
+        let rule = imagepipe_shared::image_rules::DecodeLimits::default();
+        assert_eq!(
+            (limits.max_pixels, limits.max_side),
+            (rule.max_pixels, rule.max_side)
+        );
+        let set = parse(&["--max-image-pixels", "100", "--max-image-side", "10"])
+            .image_limits
+            .decode_limits();
+        assert_eq!((set.max_pixels, set.max_side), (100, 10));
     }
 }

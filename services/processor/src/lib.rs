@@ -6,6 +6,7 @@ mod cancellations;
 pub mod config;
 pub mod kernel;
 mod metrics;
+pub mod test_hooks;
 mod worker;
 
 use std::sync::{Arc, atomic::AtomicBool};

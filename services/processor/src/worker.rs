@@ -32,6 +32,7 @@ use crate::{
     config::ProcessorConfig,
     kernel::{self, KernelError},
     metrics::ProcessorMetrics,
+    test_hooks::TestHooks,
 };
 
 pub struct Worker {
@@ -41,7 +42,7 @@ pub struct Worker {
     delay: Duration,
     max_attempts: u32,
     limits: DecodeLimits,
-    crash_on_task: Option<uuid::Uuid>,
+    test_hooks: TestHooks,
     cancellations: Arc<Cancellations>,
     metrics: ProcessorMetrics,
     /// One permit per kernel thread (`PROCESSOR_KERNEL_THREADS`, default one per core).
@@ -108,8 +109,8 @@ impl Worker {
             topology,
             delay: config.processing_delay(),
             max_attempts: config.max_attempts,
-            limits: config.decode_limits(),
-            crash_on_task: config.crash_on_task,
+            limits: config.image_limits.decode_limits(),
+            test_hooks: config.test_hooks.clone(),
             cancellations,
             metrics,
             pixel_slots: tokio::sync::Semaphore::new(config.kernel_threads()),
@@ -138,10 +139,7 @@ impl Worker {
     }
 
     async fn handle_job(&self, delivery: &Delivery, job: JobMessage, trace: TraceContext) {
-        if self.crash_on_task == Some(job.task_id) {
-            tracing::error!("IMAGEPIPE_TEST_CRASH_ON_TASK matches: aborting the process");
-            std::process::abort();
-        }
+        self.test_hooks.on_job(job.task_id);
         let Some(running) = self.cancellations.start(job.task_id) else {
             tracing::info!("task was cancelled, skipping its job");
             self.metrics.cancelled.inc();
