@@ -1,6 +1,7 @@
 //! Liveness and readiness over HTTP for the services without an API of their own (processor,
-//! result-writer), following the design's Health rules: live while the process serves; ready
-//! while every dependency it needs for its job answers.
+//! result-writer). Live while the process serves, so an orchestrator restarts only a process
+//! that stopped answering; ready while every dependency it needs for its job answers, so
+//! traffic and scaling decisions see a worker that cannot work as not there.
 
 use std::{
     future::Future,
@@ -79,7 +80,6 @@ async fn ready(checks: Data<&Vec<Check>>) -> impl IntoResponse {
     (status, Json(body))
 }
 
-/// Serve `/health/live` and `/health/ready` on `bind` until `shutdown`.
 /// Serve `/health/live`, `/health/ready` and `/metrics` on `bind` until shutdown.
 pub async fn serve(
     bind: String,

@@ -12,8 +12,9 @@ use imagepipe_shared::config::{
 #[derive(Debug, Clone, Parser)]
 #[command(version)]
 pub struct ResultWriterConfig {
-    /// A task not finished this many seconds after it was created is marked FAILED
-    /// (`timed_out`). Keep it above the longest retry schedule plus processing time.
+    /// A task not finished this many seconds after it was queued (its upload, or the retry
+    /// that started its current run) is marked FAILED (`timed_out`). Keep it above the longest
+    /// retry schedule plus processing time.
     #[arg(long, env = "TASK_TIMEOUT_SECS", default_value_t = 3600)]
     pub task_timeout_secs: u64,
 
