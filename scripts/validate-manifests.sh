@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Validate the Kubernetes manifests under deploy/k8s offline (no cluster, no network once the
-# tools are installed): kustomization references, strict schema validation of every object
-# for the Kubernetes versions below (core kinds with kubernetes-validate's bundled schemas,
-# KEDA kinds against KEDA's CRDs in ../shared/k8s-schemas), and, where kubectl is present,
-# the rendered kustomizations and their consistency. Fails on any problem.
-# The tools go into a venv in .local/venv, from PyPI, pinned; the first run downloads them.
+# tools are installed): every kustomization rendered with kubectl's kustomize, every rendered
+# object validated strictly for the Kubernetes versions below (core kinds with
+# kubernetes-validate's bundled schemas, KEDA kinds against KEDA's CRDs in
+# $IMAGEPIPE_SHARED_DIR/k8s-schemas), then checked for consistency
+# (scripts/validate_manifests.py and scripts/manifests/). Fails on any problem.
+# kubectl is required (it is on every machine of this kind). The Python tools go into a venv
+# in .local/venv, from PyPI, pinned; the first run downloads them.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -12,7 +14,11 @@ cd "$ROOT"
 # The oldest Kubernetes the manifests are meant for (PodDisruptionBudget's
 # unhealthyPodEvictionPolicy is GA since 1.31) and the newest the pinned validator knows.
 KUBERNETES_VERSIONS=(1.31.0 1.37.0)
-CRDS="$ROOT/../shared/k8s-schemas"
+CRDS="$IMAGEPIPE_SHARED_DIR/k8s-schemas"
+if [[ ! -d "$CRDS" ]]; then
+  log "no $CRDS: the data folder beside the repository is required (or set IMAGEPIPE_SHARED_DIR)"
+  exit 1
+fi
 # kubernetes-validate ships the Kubernetes schemas inside its wheel, so it needs no network.
 REQUIREMENTS=(
   kubernetes-validate==1.37.0
@@ -36,14 +42,11 @@ if [[ ! -x "$VENV/bin/python" || "$(cat "$STAMP" 2>/dev/null)" != "${REQUIREMENT
   echo "${REQUIREMENTS[*]}" >"$STAMP"
 fi
 
-require_render=()
-# CI must render the kustomizations (kubectl is on its machines); elsewhere it is optional.
-if [[ "${CI:-}" == "true" ]]; then require_render=(--require-render); fi
-
-log "validating deploy/k8s (Kubernetes ${KUBERNETES_VERSIONS[*]}, KEDA CRDs in ../shared/k8s-schemas)"
+# No __pycache__ beside the sources in the repository.
+export PYTHONDONTWRITEBYTECODE=1
+log "validating deploy/k8s (Kubernetes ${KUBERNETES_VERSIONS[*]}, CRDs in $CRDS)"
 "$VENV/bin/python" "$ROOT/scripts/validate_manifests.py" \
   --root "$ROOT" \
   --manifests "$ROOT/deploy/k8s" \
   --crds "$CRDS" \
-  "${KUBERNETES_VERSIONS[@]/#/--kubernetes-version=}" \
-  "${require_render[@]}"
+  "${KUBERNETES_VERSIONS[@]/#/--kubernetes-version=}"
