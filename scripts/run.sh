@@ -8,13 +8,16 @@ cd "$ROOT"
 ensure_build_tools
 ensure_postgres
 ensure_rabbitmq
-ensure_s3
+ensure_s3 release
 
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/imagepipe}
 export S3_ENDPOINT=${S3_ENDPOINT:-http://$S3_HOST:$S3_PORT}
 
-log "building (release)"
-cargo build --release --bins
+# What runs below and nothing else, so the binaries are those deploy/Dockerfile builds (no
+# feature that only tests or benchmarks turn on).
+log "building the services and the migration CLI (release)"
+cargo build --release --bins \
+  -p imagepipe-ingest -p imagepipe-processor -p imagepipe-result-writer -p imagepipe-migration
 
 db_name=${DATABASE_URL##*/}
 db_name=${db_name%%\?*}
