@@ -12,7 +12,7 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use uuid::Uuid;
 
-use crate::{error::ApiError, tasks_repo::timed};
+use crate::{db_deadline::timed, error::ApiError};
 
 /// Longest a key may be a header value here.
 pub const MAX_KEY_LEN: usize = 255;

@@ -7,6 +7,7 @@ pub mod app;
 mod auth;
 mod backlog;
 pub mod config;
+mod db_deadline;
 mod error;
 mod idempotency;
 mod metrics;

@@ -1,85 +1,40 @@
 //! The task table as ingest uses it: create a task together with its outbox entry; read,
-//! list, cancel and retry tasks. Every read and write is limited to the caller's scope.
-
-use std::time::Duration;
+//! list, cancel and retry tasks. Every read and write is limited to the caller's scope. The
+//! transitions themselves (which status may change to which) are `imagepipe_shared::tasks`;
+//! this module adds what ingest commits with them: the job in the outbox and the idempotency
+//! key.
 
 use chrono::Utc;
-use imagepipe_entity::{outbox, task};
-use imagepipe_shared::{messages::JobMessage, trace::TraceContext};
+use imagepipe_entity::{outbox, task, task_tombstone};
+use imagepipe_shared::{messages::JobMessage, tasks, trace::TraceContext};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, TransactionTrait,
 };
 use uuid::Uuid;
 
-use crate::{auth::Scope, error::ApiError};
+pub use imagepipe_shared::tasks::client::NewTask;
 
-/// Longest a request waits on the database before answering 503.
-const DB_TIMEOUT: Duration = Duration::from_secs(5);
-
-pub(crate) async fn timed<T>(fut: impl Future<Output = Result<T, DbErr>>) -> Result<T, ApiError> {
-    match tokio::time::timeout(DB_TIMEOUT, fut).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(ApiError::DatabaseUnavailable(err.into())),
-        Err(_) => Err(ApiError::DatabaseUnavailable(anyhow::anyhow!(
-            "no answer within {DB_TIMEOUT:?}"
-        ))),
-    }
-}
-
-/// What ingest knows of a new task.
-pub struct NewTask {
-    pub id: Uuid,
-    pub original_key: String,
-    pub original_filename: Option<String>,
-    pub content_type: String,
-    pub size_bytes: i64,
-    pub width: i32,
-    pub height: i32,
-    pub owner: Option<String>,
-    pub callback_url: Option<String>,
-    /// The claimed idempotency key (scope, key) to record this task on.
-    pub idempotency: Option<(String, String)>,
-    /// The trace the job continues.
-    pub trace: TraceContext,
-}
+use crate::{auth::Scope, db_deadline::timed, error::ApiError};
 
 /// Insert the task (PENDING) and its job in the outbox, in one transaction: either both are
-/// committed, and the relay will publish the job, or neither is.
-pub async fn create(db: &DatabaseConnection, new: NewTask) -> Result<(), ApiError> {
+/// committed, and the relay will publish the job, or neither is. `idempotency`: the claimed
+/// key (scope, key) to record the task on; `trace`: the trace the job continues.
+pub async fn create(
+    db: &DatabaseConnection,
+    new: NewTask,
+    idempotency: Option<(String, String)>,
+    trace: TraceContext,
+) -> Result<(), ApiError> {
     let job = JobMessage::new(new.id, new.original_key.clone(), new.content_type.clone());
     let payload = serde_json::to_value(&job).map_err(|e| ApiError::Internal(e.into()))?;
-    let now = Utc::now();
     timed(async {
         let txn = db.begin().await?;
-        task::ActiveModel {
-            id: Set(new.id),
-            status: Set(task::TaskStatus::Pending),
-            original_key: Set(new.original_key),
-            original_filename: Set(new.original_filename),
-            content_type: Set(new.content_type),
-            size_bytes: Set(new.size_bytes),
-            width: Set(new.width),
-            height: Set(new.height),
-            attempts: Set(0),
-            error_code: Set(None),
-            error_message: Set(None),
-            result_key: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            started_at: Set(None),
-            completed_at: Set(None),
-            run: Set(0),
-            queued_at: Set(now),
-            owner: Set(new.owner),
-            callback_url: Set(new.callback_url),
-        }
-        .insert(&txn)
-        .await?;
-        enqueue(&txn, new.id, payload, new.trace).await?;
-        if let Some((scope, key)) = &new.idempotency {
-            txn.execute_raw(crate::idempotency::complete_statement(scope, key, new.id))
+        let task = tasks::client::create(&txn, new, Utc::now()).await?;
+        enqueue(&txn, task.id, payload, trace).await?;
+        if let Some((scope, key)) = &idempotency {
+            txn.execute_raw(crate::idempotency::complete_statement(scope, key, task.id))
                 .await?;
         }
         txn.commit().await
@@ -112,23 +67,26 @@ pub async fn find(
     scope: &Scope,
     id: Uuid,
 ) -> Result<Option<task::Model>, ApiError> {
-    let mut query = task::Entity::find_by_id(id);
-    if let Some(owner) = scope.owner() {
-        query = query.filter(task::Column::Owner.eq(owner));
+    timed(visible(id, scope.owner()).one(db)).await
+}
+
+/// The task by id, if `owner` (when given) owns it.
+fn visible(id: Uuid, owner: Option<&str>) -> Select<task::Entity> {
+    let query = task::Entity::find_by_id(id);
+    match owner {
+        Some(owner) => query.filter(task::Column::Owner.eq(owner)),
+        None => query,
     }
-    timed(query.one(db)).await
 }
 
 /// The error for a task id that `find` did not return: 410 if retention deleted it (and the
 /// scope may know), 404 otherwise.
 pub async fn missing(db: &DatabaseConnection, scope: &Scope, id: Uuid) -> ApiError {
-    let tombstone = timed(db.query_one_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT 1 AS gone FROM task_tombstones
-          WHERE id = $1 AND ($2::text IS NULL OR owner = $2)",
-        vec![id.into(), scope.owner().map(str::to_owned).into()],
-    )))
-    .await;
+    let mut tombstone = task_tombstone::Entity::find_by_id(id);
+    if let Some(owner) = scope.owner() {
+        tombstone = tombstone.filter(task_tombstone::Column::Owner.eq(owner));
+    }
+    let tombstone = timed(tombstone.one(db)).await;
     match tombstone {
         Ok(Some(_)) => ApiError::TaskExpired(id),
         Ok(None) => ApiError::TaskNotFound(id),
@@ -175,17 +133,7 @@ pub async fn cancel(db: &DatabaseConnection, scope: &Scope, id: Uuid) -> Result<
     let owner = scope.owner().map(str::to_owned);
     timed(async {
         let txn = db.begin().await?;
-        let cancelled = task::Entity::find()
-            .from_raw_sql(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "UPDATE tasks SET status = 'CANCELLED', completed_at = now(), updated_at = now()
-                  WHERE id = $1 AND ($2::text IS NULL OR owner = $2)
-                    AND status IN ('PENDING', 'PROCESSING')
-                 RETURNING *",
-                vec![id.into(), owner.clone().into()],
-            ))
-            .one(&txn)
-            .await?;
+        let cancelled = tasks::client::cancel(&txn, id, owner.as_deref()).await?;
         let change = match cancelled {
             Some(task) => {
                 outbox::Entity::delete_many()
@@ -213,19 +161,7 @@ pub async fn retry(
     let owner = scope.owner().map(str::to_owned);
     timed(async {
         let txn = db.begin().await?;
-        let retried = task::Entity::find()
-            .from_raw_sql(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "UPDATE tasks SET status = 'PENDING', run = run + 1, attempts = 0,
-                        error_code = NULL, error_message = NULL, result_key = NULL,
-                        started_at = NULL, completed_at = NULL,
-                        queued_at = now(), updated_at = now()
-                  WHERE id = $1 AND ($2::text IS NULL OR owner = $2) AND status = 'FAILED'
-                 RETURNING *",
-                vec![id.into(), owner.clone().into()],
-            ))
-            .one(&txn)
-            .await?;
+        let retried = tasks::client::retry(&txn, id, owner.as_deref()).await?;
         let change = match retried {
             Some(task) => {
                 let run = u32::try_from(task.run).unwrap_or(0);
@@ -254,11 +190,7 @@ async fn current(
     id: Uuid,
     owner: Option<&str>,
 ) -> Result<Change, DbErr> {
-    let mut query = task::Entity::find_by_id(id);
-    if let Some(owner) = owner {
-        query = query.filter(task::Column::Owner.eq(owner));
-    }
-    Ok(match query.one(txn).await? {
+    Ok(match visible(id, owner).one(txn).await? {
         Some(task) => Change::Refused(task.status),
         None => Change::Missing,
     })

@@ -103,7 +103,7 @@ impl Handlers {
                 self.metrics
                     .events
                     .get_or_create(&EventLabels {
-                        status: format!("{:?}", event.status).to_uppercase(),
+                        status: transitions::reported_status(event.status).to_string(),
                         outcome: if applied == Applied::Changed {
                             "changed"
                         } else {

@@ -7,16 +7,18 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use imagepipe_shared::storage::Storage;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
+use imagepipe_entity::idempotency_key;
+use imagepipe_shared::{storage::Storage, tasks::expire};
+use sea_orm::{
+    DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    sea_query::{Expr, ExprTrait},
+};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use crate::metrics::WriterMetrics;
 
 /// Tasks deleted per round at most, so one round stays short.
-const BATCH: i64 = 200;
+const BATCH: u64 = 200;
 
 pub async fn run(
     db: DatabaseConnection,
@@ -50,56 +52,26 @@ pub async fn sweep(
     storage: &Storage,
     retention: Duration,
 ) -> Result<u64, DbErr> {
-    db.execute_raw(Statement::from_string(
-        DbBackend::Postgres,
-        "DELETE FROM idempotency_keys WHERE expires_at < now()",
-    ))
-    .await?;
-    let expired = db
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id, owner, created_at, original_key, result_key FROM tasks
-              WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')
-                AND completed_at < now() - make_interval(secs => $1)
-              ORDER BY completed_at
-              LIMIT $2",
-            vec![retention.as_secs_f64().into(), BATCH.into()],
-        ))
+    idempotency_key::Entity::delete_many()
+        .filter(Expr::col(idempotency_key::Column::ExpiresAt).lt(Expr::current_timestamp()))
+        .exec(db)
         .await?;
     let mut deleted = 0;
-    for row in expired {
-        let id: Uuid = row.try_get("", "id")?;
-        let owner: Option<String> = row.try_get("", "owner")?;
-        let created_at: DateTime<Utc> = row.try_get("", "created_at")?;
-        let original_key: String = row.try_get("", "original_key")?;
-        let result_key: Option<String> = row.try_get("", "result_key")?;
+    for task in expire::expired(db, retention, BATCH).await? {
         let objects = async {
-            storage.uploads.delete(&original_key).await?;
-            if let Some(key) = &result_key {
+            storage.uploads.delete(&task.original_key).await?;
+            if let Some(key) = &task.result_key {
                 storage.processed.delete(key).await?;
             }
             Ok::<_, imagepipe_shared::storage::StorageError>(())
         };
         if let Err(err) = objects.await {
-            tracing::warn!(task_id = %id, %err, "cannot delete a task's objects yet; keeping the task");
+            tracing::warn!(task_id = %task.id, %err, "cannot delete a task's objects yet; keeping the task");
             continue;
         }
-        let txn = db.begin().await?;
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO task_tombstones (id, owner, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO NOTHING",
-            vec![id.into(), owner.into(), created_at.into()],
-        ))
-        .await?;
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "DELETE FROM tasks WHERE id = $1",
-            vec![id.into()],
-        ))
-        .await?;
-        txn.commit().await?;
-        deleted += 1;
+        if expire::expire(db, &task).await? {
+            deleted += 1;
+        }
     }
     Ok(deleted)
 }

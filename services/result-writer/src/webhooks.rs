@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::{DateTime, Utc};
+use imagepipe_entity::webhook_delivery;
 use imagepipe_shared::webhooks::{
     CallbackPolicy, DELIVERY_ID_HEADER, SIGNATURE_HEADER, signature_header,
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -54,30 +55,27 @@ struct Due {
     body: WebhookBody,
 }
 
-impl Due {
-    fn from_row(row: &QueryResult) -> Result<Self, DbErr> {
-        let id: Uuid = row.try_get("", "id")?;
-        let status: String = row.try_get("", "status")?;
-        let error_code: Option<String> = row.try_get("", "error_code")?;
-        let error_message: Option<String> = row.try_get("", "error_message")?;
-        Ok(Self {
-            id,
-            url: row.try_get("", "url")?,
-            attempts: row.try_get("", "attempts")?,
+impl From<webhook_delivery::Model> for Due {
+    fn from(row: webhook_delivery::Model) -> Self {
+        let status = row.status.to_string();
+        Self {
+            id: row.id,
+            url: row.url,
+            attempts: row.attempts,
             body: WebhookBody {
                 event: format!("task.{}", status.to_ascii_lowercase()),
-                delivery_id: id,
-                task_id: row.try_get("", "task_id")?,
-                run: row.try_get("", "run")?,
-                occurred_at: row.try_get("", "occurred_at")?,
-                result_key: row.try_get("", "result_key")?,
-                error: error_code.map(|code| WebhookError {
+                delivery_id: row.id,
+                task_id: row.task_id,
+                run: row.run,
+                occurred_at: row.occurred_at,
+                result_key: row.result_key,
+                error: row.error_code.map(|code| WebhookError {
                     code,
-                    message: error_message.unwrap_or_default(),
+                    message: row.error_message.unwrap_or_default(),
                 }),
                 status,
             },
-        })
+        }
     }
 }
 
@@ -146,9 +144,8 @@ impl Dispatcher {
 
     /// Take the due deliveries, counting the attempt and leasing them.
     async fn claim(&self) -> Result<Vec<Due>, DbErr> {
-        let rows = self
-            .db
-            .query_all_raw(Statement::from_sql_and_values(
+        let rows = webhook_delivery::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "UPDATE webhook_deliveries
                     SET attempts = attempts + 1,
@@ -159,12 +156,12 @@ impl Dispatcher {
                                 ORDER BY next_attempt_at
                                 LIMIT $2
                                 FOR UPDATE SKIP LOCKED)
-              RETURNING id, task_id, url, run, status, error_code, error_message,
-                        result_key, occurred_at, attempts",
+              RETURNING *",
                 vec![LEASE.as_secs_f64().into(), BATCH.into()],
             ))
+            .all(&self.db)
             .await?;
-        rows.iter().map(Due::from_row).collect()
+        Ok(rows.into_iter().map(Due::from).collect())
     }
 
     async fn deliver(&self, due: Due) {

@@ -250,10 +250,8 @@ async fn create(
         height: i32::try_from(header.height).unwrap_or(i32::MAX),
         owner: scope.owner().map(str::to_owned),
         callback_url,
-        idempotency,
-        trace,
     };
-    if let Err(err) = tasks_repo::create(&state.db, new_task).await {
+    if let Err(err) = tasks_repo::create(&state.db, new_task, idempotency, trace).await {
         // Nothing was committed: take the object back so no orphan is left.
         if let Err(cleanup) = state.storage.uploads.delete(&original_key).await {
             tracing::warn!(%task_id, %cleanup, "cannot delete the original of an upload that failed");

@@ -1,0 +1,175 @@
+//! The transitions a client asks for through ingest: create (an upload), cancel, retry.
+//! Each runs inside the caller's transaction, so ingest commits it together with the outbox
+//! and the idempotency key.
+
+use chrono::{DateTime, Utc};
+use imagepipe_entity::task;
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, UpdateMany,
+    sea_query::{Expr, ExprTrait},
+};
+use uuid::Uuid;
+
+use super::{Transition, leaving};
+
+/// What is known of a task at upload; everything else starts at the column's default
+/// (no attempts, run 0, no outcome).
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub id: Uuid,
+    pub original_key: String,
+    pub original_filename: Option<String>,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub width: i32,
+    pub height: i32,
+    pub owner: Option<String>,
+    pub callback_url: Option<String>,
+}
+
+/// Insert a new task, PENDING and queued `now`.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    new: NewTask,
+    now: DateTime<Utc>,
+) -> Result<task::Model, DbErr> {
+    created(new, now).insert(db).await
+}
+
+fn created(new: NewTask, now: DateTime<Utc>) -> task::ActiveModel {
+    task::ActiveModel {
+        id: Set(new.id),
+        status: Set(task::TaskStatus::Pending),
+        original_key: Set(new.original_key),
+        original_filename: Set(new.original_filename),
+        content_type: Set(new.content_type),
+        size_bytes: Set(new.size_bytes),
+        width: Set(new.width),
+        height: Set(new.height),
+        created_at: Set(now),
+        updated_at: Set(now),
+        queued_at: Set(now),
+        owner: Set(new.owner),
+        callback_url: Set(new.callback_url),
+        ..Default::default()
+    }
+}
+
+/// Cancel a task not yet ended; `owner`: only if it is that owner's. `None` if nothing
+/// matched (the task is missing, another owner's, or already ended).
+pub async fn cancel(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    owner: Option<&str>,
+) -> Result<Option<task::Model>, DbErr> {
+    first(cancel_update(id, owner).exec_with_returning(db).await?)
+}
+
+fn cancel_update(id: Uuid, owner: Option<&str>) -> UpdateMany<task::Entity> {
+    change(Transition::Cancel, id, owner)
+        .col_expr(task::Column::CompletedAt, Expr::current_timestamp())
+}
+
+/// Queue a FAILED task again as a new run: PENDING, attempts from zero, the outcome of the
+/// last run cleared. `None` if nothing matched (missing, another owner's, or not FAILED).
+pub async fn retry(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    owner: Option<&str>,
+) -> Result<Option<task::Model>, DbErr> {
+    first(retry_update(id, owner).exec_with_returning(db).await?)
+}
+
+fn retry_update(id: Uuid, owner: Option<&str>) -> UpdateMany<task::Entity> {
+    change(Transition::Retry, id, owner)
+        .set(task::ActiveModel {
+            attempts: Set(0),
+            error_code: Set(None),
+            error_message: Set(None),
+            result_key: Set(None),
+            started_at: Set(None),
+            completed_at: Set(None),
+            ..Default::default()
+        })
+        .col_expr(task::Column::Run, Expr::col(task::Column::Run).add(1))
+        .col_expr(task::Column::QueuedAt, Expr::current_timestamp())
+}
+
+/// The part every client transition shares: the one task (the owner's, if given), the status
+/// the transition sets, only from a status it may leave.
+fn change(transition: Transition, id: Uuid, owner: Option<&str>) -> UpdateMany<task::Entity> {
+    let mut update = task::Entity::update_many()
+        .col_expr(task::Column::Status, Expr::value(transition.target()))
+        .col_expr(task::Column::UpdatedAt, Expr::current_timestamp())
+        .filter(task::Column::Id.eq(id))
+        .filter(leaving(transition, None));
+    if let Some(owner) = owner {
+        update = update.filter(task::Column::Owner.eq(owner));
+    }
+    update
+}
+
+fn first(mut rows: Vec<task::Model>) -> Result<Option<task::Model>, DbErr> {
+    match rows.len() {
+        0 | 1 => Ok(rows.pop()),
+        n => Err(DbErr::Custom(format!("{n} tasks changed by one id"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use imagepipe_entity::task::TaskStatus;
+
+    use super::*;
+    use crate::tasks::sql_tests::{assert_statuses_bound, postgres};
+
+    #[test]
+    fn a_new_task_is_pending_with_the_defaults_left_to_the_database() {
+        let now = Utc::now();
+        let model = created(
+            NewTask {
+                id: Uuid::nil(),
+                original_key: "k".into(),
+                original_filename: None,
+                content_type: "image/png".into(),
+                size_bytes: 1,
+                width: 1,
+                height: 1,
+                owner: None,
+                callback_url: None,
+            },
+            now,
+        );
+        assert_eq!(Some(model.status.unwrap()), Transition::Create.target());
+        assert!(model.attempts.is_not_set() && model.run.is_not_set());
+        assert_eq!(model.queued_at, Set(now));
+    }
+
+    #[test]
+    fn cancel_leaves_only_unfinished_tasks_with_bound_statuses() {
+        let statement = postgres(&cancel_update(Uuid::nil(), Some("owner")));
+        assert_statuses_bound(
+            &statement,
+            &[
+                TaskStatus::Cancelled,
+                TaskStatus::Pending,
+                TaskStatus::Processing,
+            ],
+        );
+        assert!(statement.sql.contains(r#""owner" = "#), "{}", statement.sql);
+    }
+
+    #[test]
+    fn retry_starts_a_new_run_from_failed() {
+        let statement = postgres(&retry_update(Uuid::nil(), None));
+        assert_statuses_bound(&statement, &[TaskStatus::Pending, TaskStatus::Failed]);
+        assert!(
+            statement.sql.contains(r#""run" = "run" + "#),
+            "{}",
+            statement.sql
+        );
+        assert!(!statement.sql.contains(r#""owner""#), "{}", statement.sql);
+    }
+}

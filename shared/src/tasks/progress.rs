@@ -1,0 +1,241 @@
+//! The transitions the result-writer makes from what processors report (processing,
+//! completed, failed) and from time running out (reap).
+
+use chrono::{DateTime, Utc};
+use imagepipe_entity::task;
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, UpdateMany,
+    sea_query::{Expr, ExprTrait, Func},
+};
+use uuid::Uuid;
+
+use super::{Applied, Transition, ago, leaving};
+use crate::messages::{ErrorCode, TaskFailure};
+
+/// A processor's report about one attempt of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    pub task_id: Uuid,
+    pub run: i32,
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+}
+
+/// PROCESSING: from PENDING, or from PROCESSING for a later attempt (a redelivered job).
+pub async fn processing(db: &impl ConnectionTrait, report: Attempt) -> Result<Applied, DbErr> {
+    applied(db, processing_update(report)).await
+}
+
+fn processing_update(report: Attempt) -> UpdateMany<task::Entity> {
+    reported(Transition::Processing, report)
+        .col_expr(task::Column::StartedAt, started_at(report.at))
+}
+
+/// COMPLETED with the result at `result_key`.
+pub async fn complete(
+    db: &impl ConnectionTrait,
+    report: Attempt,
+    result_key: Option<String>,
+) -> Result<Applied, DbErr> {
+    applied(db, complete_update(report, result_key)).await
+}
+
+fn complete_update(report: Attempt, result_key: Option<String>) -> UpdateMany<task::Entity> {
+    reported(Transition::Complete, report)
+        .set(task::ActiveModel {
+            result_key: Set(result_key),
+            completed_at: Set(Some(report.at)),
+            ..Default::default()
+        })
+        .col_expr(task::Column::StartedAt, started_at(report.at))
+}
+
+/// FAILED for `failure`. `run`: only if the task is still in that run (`None` when the
+/// message that tells of the failure cannot say which run it was); `attempt`: the attempt that
+/// failed, when known.
+pub async fn fail(
+    db: &impl ConnectionTrait,
+    task_id: Uuid,
+    run: Option<i32>,
+    attempt: Option<i32>,
+    failure: &TaskFailure,
+    at: DateTime<Utc>,
+) -> Result<Applied, DbErr> {
+    applied(db, fail_update(task_id, run, attempt, failure, at)).await
+}
+
+fn fail_update(
+    task_id: Uuid,
+    run: Option<i32>,
+    attempt: Option<i32>,
+    failure: &TaskFailure,
+    at: DateTime<Utc>,
+) -> UpdateMany<task::Entity> {
+    let mut update = task::Entity::update_many()
+        .col_expr(task::Column::Status, Expr::value(Transition::Fail.target()))
+        .set(task::ActiveModel {
+            error_code: Set(Some(failure.code.as_str().to_owned())),
+            error_message: Set(Some(failure.message.clone())),
+            completed_at: Set(Some(at)),
+            ..Default::default()
+        })
+        .col_expr(
+            task::Column::Attempts,
+            at_least_attempt(attempt.unwrap_or(0)),
+        )
+        .col_expr(task::Column::UpdatedAt, Expr::current_timestamp())
+        .filter(task::Column::Id.eq(task_id))
+        .filter(leaving(Transition::Fail, attempt));
+    if let Some(run) = run {
+        update = update.filter(task::Column::Run.eq(run));
+    }
+    update
+}
+
+/// Fail every task still unfinished `timeout` after it was queued (its upload, or the retry
+/// that started its current run); returns how many.
+pub async fn reap(db: &impl ConnectionTrait, timeout: std::time::Duration) -> Result<u64, DbErr> {
+    Ok(reap_update(timeout).exec(db).await?.rows_affected)
+}
+
+fn reap_update(timeout: std::time::Duration) -> UpdateMany<task::Entity> {
+    let seconds = timeout.as_secs_f64();
+    task::Entity::update_many()
+        .col_expr(task::Column::Status, Expr::value(Transition::Reap.target()))
+        .set(task::ActiveModel {
+            error_code: Set(Some(ErrorCode::TimedOut.as_str().to_owned())),
+            error_message: Set(Some(format!(
+                "not finished within {seconds} seconds of being queued"
+            ))),
+            ..Default::default()
+        })
+        .col_expr(task::Column::CompletedAt, Expr::current_timestamp())
+        .col_expr(task::Column::UpdatedAt, Expr::current_timestamp())
+        .filter(leaving(Transition::Reap, None))
+        .filter(Expr::col(task::Column::QueuedAt).lt(ago(timeout)))
+}
+
+/// What every processor report sets and checks: the status, the attempt count raised to the
+/// report's, only for this task in this run, from a status the transition may leave.
+fn reported(transition: Transition, report: Attempt) -> UpdateMany<task::Entity> {
+    task::Entity::update_many()
+        .col_expr(task::Column::Status, Expr::value(transition.target()))
+        .col_expr(task::Column::Attempts, at_least_attempt(report.attempt))
+        .col_expr(task::Column::UpdatedAt, Expr::current_timestamp())
+        .filter(task::Column::Id.eq(report.task_id))
+        .filter(task::Column::Run.eq(report.run))
+        .filter(leaving(transition, Some(report.attempt)))
+}
+
+/// `GREATEST(attempts, attempt)`: the count never goes down, whatever order reports come in.
+fn at_least_attempt(attempt: i32) -> Expr {
+    Func::greatest([Expr::col(task::Column::Attempts), Expr::value(attempt)]).into()
+}
+
+/// `COALESCE(started_at, at)`: the first report of a run sets when it started.
+fn started_at(at: DateTime<Utc>) -> Expr {
+    Func::coalesce([Expr::col(task::Column::StartedAt), Expr::value(at)]).into()
+}
+
+async fn applied(
+    db: &impl ConnectionTrait,
+    update: UpdateMany<task::Entity>,
+) -> Result<Applied, DbErr> {
+    Ok(Applied::from_rows(update.exec(db).await?.rows_affected))
+}
+
+#[cfg(test)]
+mod tests {
+    use imagepipe_entity::task::TaskStatus;
+
+    use super::*;
+    use crate::tasks::sql_tests::{assert_statuses_bound, postgres};
+
+    fn report() -> Attempt {
+        Attempt {
+            task_id: Uuid::nil(),
+            run: 2,
+            attempt: 3,
+            at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn processing_takes_pending_or_an_earlier_attempt() {
+        let statement = postgres(&processing_update(report()));
+        assert_statuses_bound(&statement, &[TaskStatus::Processing, TaskStatus::Pending]);
+        assert!(
+            statement.sql.contains(r#""attempts" < "#),
+            "{}",
+            statement.sql
+        );
+        assert!(statement.sql.contains("GREATEST"), "{}", statement.sql);
+        assert!(statement.sql.contains("COALESCE"), "{}", statement.sql);
+        assert!(statement.sql.contains(r#""run" = "#), "{}", statement.sql);
+    }
+
+    #[test]
+    fn complete_and_fail_take_only_unfinished_tasks() {
+        let failure = TaskFailure {
+            code: ErrorCode::ProcessingFailed,
+            message: "m".into(),
+        };
+        for (statement, target) in [
+            (
+                postgres(&complete_update(report(), Some("k".into()))),
+                TaskStatus::Completed,
+            ),
+            (
+                postgres(&fail_update(
+                    Uuid::nil(),
+                    Some(1),
+                    None,
+                    &failure,
+                    Utc::now(),
+                )),
+                TaskStatus::Failed,
+            ),
+            (
+                postgres(&reap_update(std::time::Duration::from_secs(5))),
+                TaskStatus::Failed,
+            ),
+        ] {
+            assert_statuses_bound(
+                &statement,
+                &[target, TaskStatus::Pending, TaskStatus::Processing],
+            );
+            assert!(
+                !statement.sql.contains(r#""attempts" < "#),
+                "{}",
+                statement.sql
+            );
+        }
+    }
+
+    #[test]
+    fn a_failure_of_no_known_run_is_not_limited_to_one() {
+        let failure = TaskFailure {
+            code: ErrorCode::ProcessingFailed,
+            message: "m".into(),
+        };
+        let statement = postgres(&fail_update(Uuid::nil(), None, None, &failure, Utc::now()));
+        assert!(!statement.sql.contains(r#""run""#), "{}", statement.sql);
+    }
+
+    #[test]
+    fn the_reaper_judges_age_on_the_database_clock() {
+        let statement = postgres(&reap_update(std::time::Duration::from_secs(5)));
+        assert!(
+            statement.sql.contains("now() - make_interval"),
+            "{}",
+            statement.sql
+        );
+        assert!(
+            format!("{:?}", statement.values)
+                .contains("not finished within 5 seconds of being queued"),
+            "{:?}",
+            statement.values
+        );
+    }
+}
