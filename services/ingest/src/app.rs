@@ -11,9 +11,8 @@ use imagepipe_shared::{
     storage::{Storage, StorageError},
 };
 use poem::{
-    EndpointExt, IntoResponse, Route, Server,
+    EndpointExt, Route, Server,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    web::Json,
 };
 use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
@@ -148,34 +147,12 @@ pub fn routes(state: AppState, registry: SharedRegistry) -> impl poem::Endpoint 
         .at("/health/live", poem::get(api::health::live))
         .at("/health/ready", poem::get(api::health::ready))
         .at("/metrics", poem::get(serve_metrics))
+        .data(state.api_keys.clone())
         .data(state)
         .data(registry)
-        .catch_all_error(|err: poem::Error| async move {
-            // Errors outside the API's own responses (unknown route, wrong method) still get
-            // a problem document.
-            let status = err.status();
-            let code = match status.as_u16() {
-                404 => "route_not_found",
-                405 => "method_not_allowed",
-                _ => "invalid_request",
-            };
-            let problem = Problem {
-                problem_type: format!("urn:imagepipe:problem:{code}"),
-                title: status.canonical_reason().unwrap_or("Error").to_owned(),
-                status: status.as_u16(),
-                detail: err.to_string(),
-                code: code.to_owned(),
-            };
-            Json(serde_json::json!({
-                "type": problem.problem_type,
-                "title": problem.title,
-                "status": problem.status,
-                "detail": problem.detail,
-                "code": problem.code,
-            }))
-            .with_status(status)
-            .with_content_type("application/problem+json")
-        })
+        // Errors outside the API's own responses (unknown route, wrong method) still get a
+        // problem document.
+        .catch_all_error(|err: poem::Error| async move { Problem::outside_the_api(&err) })
         // Outermost, so it sees every answer, errors included, as the client does.
         .with(metrics)
 }

@@ -4,13 +4,13 @@
 //!
 //! A key's owner id is a hash of the key, so the database never holds a usable key.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use poem::Request;
 use poem_openapi::{SecurityScheme, auth::ApiKey};
 use sha2::{Digest, Sha256};
 
-use crate::{error::ApiError, state::AppState};
+use crate::error::ApiError;
 
 /// The configured keys, by owner id.
 #[derive(Debug, Default)]
@@ -61,8 +61,9 @@ pub fn owner_id(key: &str) -> String {
 )]
 pub struct KeyAuth(String);
 
+/// Reads the keys the routes registered as request data.
 async fn known_key(request: &Request, key: ApiKey) -> Option<String> {
-    request.data::<AppState>()?.api_keys.owner_of(&key.key)
+    request.data::<Arc<ApiKeys>>()?.owner_of(&key.key)
 }
 
 /// What the caller presented: a known key, or nothing usable (allowed when authentication
@@ -100,8 +101,8 @@ impl Scope {
 
 impl Auth {
     /// The caller's scope, or 401 when a key is needed and none valid was given.
-    pub fn scope(self, state: &AppState) -> Result<Scope, ApiError> {
-        if !state.api_keys.enabled() {
+    pub fn scope(self, keys: &ApiKeys) -> Result<Scope, ApiError> {
+        if !keys.enabled() {
             return Ok(Scope::Everyone);
         }
         match self {

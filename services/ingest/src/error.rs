@@ -2,9 +2,12 @@
 //! RFC 9457 problem document with a stable `code`. The cause of a server-side failure goes to
 //! the log; the client gets a clean message that leaks no internals.
 
-use poem::http::StatusCode;
-use poem_openapi::Object;
+use poem::{IntoResponse, Response, http::StatusCode};
+use poem_openapi::{Object, payload::Json};
 use uuid::Uuid;
+
+/// The media type of every error body.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u32 = 5;
@@ -75,6 +78,41 @@ pub struct Problem {
     pub code: String,
 }
 
+impl Problem {
+    /// The problem of the kind `code`, answered with `status`.
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        Self {
+            problem_type: format!("urn:imagepipe:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.to_owned(),
+        }
+    }
+
+    /// For an error poem answers outside the API's own responses (an unknown route, a wrong
+    /// method), so that every error a client sees is a problem document.
+    pub fn outside_the_api(err: &poem::Error) -> Self {
+        let status = err.status();
+        let code = match status.as_u16() {
+            404 => "route_not_found",
+            405 => "method_not_allowed",
+            _ => "invalid_request",
+        };
+        Self::new(status, code, err.to_string())
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Json(self)
+            .with_status(status)
+            .with_content_type(PROBLEM_CONTENT_TYPE)
+            .into_response()
+    }
+}
+
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
@@ -136,17 +174,11 @@ impl ApiError {
             // The cause stays in the log; the client sees only the summary.
             tracing::error!(error = ?self, code = self.code(), "request failed");
         }
-        Problem {
-            problem_type: format!("urn:imagepipe:problem:{}", self.code()),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: status.as_u16(),
-            detail: self.to_string(),
-            code: self.code().to_owned(),
-        }
+        Problem::new(status, self.code(), self.to_string())
     }
 
-    /// From a request that poem could not parse (bad path parameter, not multipart...).
-    pub fn from_parse_error(err: &poem::Error) -> Self {
+    /// From a request that poem could not parse (bad query parameter, not multipart...).
+    pub fn from_parse_error(err: poem::Error) -> Self {
         Self::InvalidRequest(err.to_string())
     }
 }
@@ -162,6 +194,73 @@ impl From<imagepipe_shared::image_rules::Rejection> for ApiError {
                 Self::UndecodableImage(format!("the image header cannot be read: {reason}"))
             }
         }
+    }
+}
+
+#[cfg(test)]
+impl ApiError {
+    /// One error of every kind, for tests that must cover them all.
+    pub(crate) fn one_of_each() -> Vec<Self> {
+        let id = Uuid::nil();
+        let cause = || anyhow::anyhow!("the cause");
+        let all = vec![
+            Self::MissingFile,
+            Self::EmptyFile,
+            Self::PayloadTooLarge { limit: 1 },
+            Self::UnsupportedMediaType,
+            Self::ImageTooLarge("too large".into()),
+            Self::UndecodableImage("undecodable".into()),
+            Self::InvalidRequest("invalid".into()),
+            Self::InvalidTaskId("not a uuid".into()),
+            Self::TaskNotFound(id),
+            Self::TaskExpired(id),
+            Self::TaskNotCancellable {
+                id,
+                status: "COMPLETED".into(),
+            },
+            Self::TaskNotRetryable {
+                id,
+                status: "PENDING".into(),
+            },
+            Self::Unauthorized,
+            Self::InvalidIdempotencyKey,
+            Self::IdempotencyKeyReused,
+            Self::IdempotencyKeyInUse,
+            Self::CallbackRejected("not allowed".into()),
+            Self::InvalidCursor,
+            Self::StorageUnavailable(cause()),
+            Self::Overloaded { waiting: 1 },
+            Self::DatabaseUnavailable(cause()),
+            Self::Internal(cause()),
+        ];
+        // A new kind of error does not compile here until it is added to the list above.
+        for err in &all {
+            match err {
+                Self::MissingFile
+                | Self::EmptyFile
+                | Self::PayloadTooLarge { .. }
+                | Self::UnsupportedMediaType
+                | Self::ImageTooLarge(_)
+                | Self::UndecodableImage(_)
+                | Self::InvalidRequest(_)
+                | Self::InvalidTaskId(_)
+                | Self::TaskNotFound(_)
+                | Self::TaskExpired(_)
+                | Self::TaskNotCancellable { .. }
+                | Self::TaskNotRetryable { .. }
+                | Self::Unauthorized
+                | Self::InvalidIdempotencyKey
+                | Self::IdempotencyKeyReused
+                | Self::IdempotencyKeyInUse
+                | Self::CallbackRejected(_)
+                | Self::InvalidCursor
+                | Self::StorageUnavailable(_)
+                | Self::Overloaded { .. }
+                | Self::DatabaseUnavailable(_)
+                | Self::Internal(_) => {}
+            }
+        }
+        all
     }
 }
 
@@ -186,5 +285,54 @@ mod tests {
         let problem = ApiError::EmptyFile.problem();
         assert_eq!(problem.problem_type, "urn:imagepipe:problem:empty_file");
         assert_eq!(problem.status, 422);
+    }
+
+    #[test]
+    fn every_problem_names_its_code_in_its_type() {
+        for err in ApiError::one_of_each() {
+            let problem = err.problem();
+            assert_eq!(problem.status, err.status().as_u16());
+            assert_eq!(problem.code, err.code());
+            assert_eq!(
+                problem.problem_type,
+                format!("urn:imagepipe:problem:{}", err.code())
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_problem_answers_with_its_status_as_problem_json() {
+        let response =
+            Problem::new(StatusCode::NOT_FOUND, "route_not_found", "nothing here").into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.content_type(), Some(PROBLEM_CONTENT_TYPE));
+        let body: serde_json::Value =
+            serde_json::from_str(&response.into_body().into_string().await.expect("a body"))
+                .expect("JSON");
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "urn:imagepipe:problem:route_not_found",
+                "title": "Not Found",
+                "status": 404,
+                "detail": "nothing here",
+                "code": "route_not_found",
+            })
+        );
+    }
+
+    #[test]
+    fn errors_outside_the_api_get_their_own_codes() {
+        let not_found = poem::Error::from_status(StatusCode::NOT_FOUND);
+        let problem = Problem::outside_the_api(&not_found);
+        assert_eq!(
+            (problem.status, problem.code.as_str()),
+            (404, "route_not_found")
+        );
+        let wrong_method = poem::Error::from_status(StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            Problem::outside_the_api(&wrong_method).code,
+            "method_not_allowed"
+        );
     }
 }

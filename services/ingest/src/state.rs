@@ -28,3 +28,33 @@ pub struct AppState {
     /// The memory upload bodies in flight may hold together.
     pub upload_memory: Arc<crate::upload_memory::UploadMemory>,
 }
+
+#[cfg(test)]
+impl AppState {
+    /// A state that touches no network: a disconnected database, in-memory buckets, a
+    /// publisher that never connected. For unit tests of what needs no backend (the OpenAPI
+    /// document, response mapping).
+    pub(crate) fn offline() -> Self {
+        use clap::Parser;
+        let config = IngestConfig::parse_from(["ingest"]);
+        let mut registry = prometheus_client::registry::Registry::default();
+        Self {
+            metrics: IngestMetrics::register(&mut registry),
+            api_keys: Arc::new(ApiKeys::new(&config.api_keys)),
+            callbacks: Arc::new(config.webhooks.policy()),
+            backlog: Arc::new(crate::backlog::Backlog::new(config.max_backlog)),
+            upload_memory: Arc::new(crate::upload_memory::UploadMemory::new(
+                config.upload_memory_bytes,
+            )),
+            publisher: Arc::new(Publisher::new(
+                config.amqp.amqp_url.clone(),
+                "imagepipe-ingest",
+                config.amqp.topology(),
+            )),
+            db: DatabaseConnection::default(),
+            storage: Storage::in_memory(),
+            relay_wakeup: Arc::new(Notify::new()),
+            config: Arc::new(config),
+        }
+    }
+}

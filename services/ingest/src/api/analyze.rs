@@ -1,14 +1,14 @@
 //! `POST /api/v1/analyze`: accept an upload.
 
 use imagepipe_shared::{image_rules, keys, trace::TraceContext};
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Header, payload::Json};
+use poem_openapi::{Object, OpenApi, param::Header, payload::Json};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::ApiTags;
+use super::{ApiTags, responses::endpoint_response};
 use crate::{
     auth::{Auth, Scope},
-    error::{ApiError, Problem, RETRY_AFTER_SECS},
+    error::ApiError,
     idempotency::{self, Claim},
     state::AppState,
     tasks_repo::{self, NewTask},
@@ -47,62 +47,35 @@ impl poem_openapi::types::Example for Accepted {
     }
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "bad_request")]
-pub enum AnalyzeResponse {
-    /// Accepted: the image is stored and its job queued. `Location` is the task's URL.
-    #[oai(status = 202)]
-    Accepted(Json<Accepted>, #[oai(header = "Location")] String),
-    /// The request is not a multipart form with a `file` field (`missing_file`,
-    /// `invalid_request`), or the `Idempotency-Key` is malformed (`invalid_idempotency_key`).
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// An API key is required and none valid was given (`unauthorized`).
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// A request with the same `Idempotency-Key` is still running (`idempotency_key_in_use`).
-    #[oai(status = 409, content_type = "application/problem+json")]
-    Conflict(Json<Problem>),
-    /// The file is larger than the upload limit (`payload_too_large`).
-    #[oai(status = 413, content_type = "application/problem+json")]
-    PayloadTooLarge(Json<Problem>),
-    /// The bytes are not an accepted image format (`unsupported_media_type`).
-    #[oai(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(Json<Problem>),
-    /// The file is empty (`empty_file`), over the pixel limits (`image_too_large`), or its
-    /// header cannot be read (`undecodable_image`); the `Idempotency-Key` was used before
-    /// with a different file (`idempotency_key_reused`); or the `callback_url` is not allowed
-    /// (`callback_not_allowed`).
-    #[oai(status = 422, content_type = "application/problem+json")]
-    Unprocessable(Json<Problem>),
-    /// The object store or the database is unavailable, or too much work is waiting; nothing
-    /// was kept. Retry after the `Retry-After` seconds (`storage_unavailable`,
-    /// `database_unavailable`, `overloaded`).
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u32),
-    /// Unexpected server error (`internal_error`).
-    #[oai(status = 500, content_type = "application/problem+json")]
-    Internal(Json<Problem>),
-}
-
-impl From<ApiError> for AnalyzeResponse {
-    fn from(err: ApiError) -> Self {
-        let problem = Json(err.problem());
-        match err.status().as_u16() {
-            400 => Self::BadRequest(problem),
-            401 => Self::Unauthorized(problem),
-            409 => Self::Conflict(problem),
-            413 => Self::PayloadTooLarge(problem),
-            415 => Self::UnsupportedMediaType(problem),
-            422 => Self::Unprocessable(problem),
-            503 => Self::Unavailable(problem, RETRY_AFTER_SECS),
-            _ => Self::Internal(problem),
-        }
+endpoint_response! {
+    pub enum AnalyzeResponse {
+        /// Accepted: the image is stored and its job queued. `Location` is the task's URL.
+        #[oai(status = 202)]
+        Accepted(Json<Accepted>, #[oai(header = "Location")] String),
     }
-}
-
-fn bad_request(err: poem::Error) -> AnalyzeResponse {
-    ApiError::from_parse_error(&err).into()
+    bad_request = ApiError::from_parse_error;
+    errors {
+        /// The request is not a multipart form with a `file` field (`missing_file`,
+        /// `invalid_request`), or the `Idempotency-Key` is malformed (`invalid_idempotency_key`).
+        BadRequest,
+        /// An API key is required and none valid was given (`unauthorized`).
+        Unauthorized,
+        /// A request with the same `Idempotency-Key` is still running (`idempotency_key_in_use`).
+        Conflict,
+        /// The file is larger than the upload limit (`payload_too_large`).
+        PayloadTooLarge,
+        /// The bytes are not an accepted image format (`unsupported_media_type`).
+        UnsupportedMediaType,
+        /// The file is empty (`empty_file`), over the pixel limits (`image_too_large`), or its
+        /// header cannot be read (`undecodable_image`); the `Idempotency-Key` was used before
+        /// with a different file (`idempotency_key_reused`); or the `callback_url` is not allowed
+        /// (`callback_not_allowed`).
+        Unprocessable,
+        /// The object store or the database is unavailable, or too much work is waiting; nothing
+        /// was kept. Retry after the `Retry-After` seconds (`storage_unavailable`,
+        /// `database_unavailable`, `overloaded`).
+        Unavailable,
+    }
 }
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Analyze")]
@@ -135,7 +108,7 @@ impl AnalyzeApi {
             .and_then(TraceContext::parse)
             .unwrap_or_else(TraceContext::new_root);
         let accepted = async {
-            let scope = auth.scope(&self.state)?;
+            let scope = auth.scope(&self.state.api_keys)?;
             accept(&self.state, &scope, idempotency_key.0, trace, body).await
         }
         .instrument(tracing::info_span!("upload", trace_id = %trace.trace_id_hex()));
@@ -281,4 +254,38 @@ async fn store_original(
         }
     };
     stored.map_err(|e| ApiError::StorageUnavailable(e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::responses::check;
+
+    #[tokio::test]
+    async fn analyze_documents_every_error_it_returns() {
+        let cause = || anyhow::anyhow!("down");
+        check::answers_each_error_as_documented::<AnalyzeResponse>(
+            AnalyzeResponse::ERROR_STATUSES,
+            vec![
+                ApiError::InvalidRequest("not multipart".into()),
+                ApiError::MissingFile,
+                ApiError::InvalidIdempotencyKey,
+                ApiError::Unauthorized,
+                ApiError::IdempotencyKeyInUse,
+                ApiError::PayloadTooLarge { limit: 1 },
+                ApiError::UnsupportedMediaType,
+                ApiError::EmptyFile,
+                ApiError::ImageTooLarge("too many pixels".into()),
+                ApiError::UndecodableImage("truncated".into()),
+                ApiError::IdempotencyKeyReused,
+                ApiError::CallbackRejected("host not allowed".into()),
+                ApiError::StorageUnavailable(cause()),
+                ApiError::DatabaseUnavailable(cause()),
+                ApiError::Overloaded { waiting: 1 },
+                ApiError::Internal(cause()),
+            ],
+        )
+        .await;
+        check::body_always_agrees_with_status::<AnalyzeResponse>().await;
+    }
 }

@@ -6,16 +6,17 @@ use std::time::Duration;
 use futures::{StreamExt, stream::BoxStream};
 use imagepipe_entity::task;
 use poem::web::sse::Event;
-use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::EventStream, types::ToJSON};
+use poem_openapi::{OpenApi, param::Path, payload::EventStream, types::ToJSON};
 use uuid::Uuid;
 
 use super::{
     ApiTags,
-    tasks::{TaskView, path_error, view},
+    responses::endpoint_response,
+    task_view::{TaskView, view},
+    tasks::{find_visible, path_error},
 };
 use crate::{
     auth::{Auth, Scope},
-    error::{ApiError, Problem, RETRY_AFTER_SECS},
     state::AppState,
     tasks_repo,
 };
@@ -29,53 +30,27 @@ pub struct EventsApi {
     pub state: AppState,
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "bad_request")]
-pub enum TaskEventsResponse {
-    /// A `text/event-stream`: one `status` event with the task (as `GET /tasks/{id}` returns
-    /// it) at once, then one on every change, until the task is COMPLETED, FAILED or
-    /// CANCELLED; then the stream ends.
-    #[oai(status = 200)]
-    Ok(EventStream<BoxStream<'static, TaskView>>),
-    /// The id is not a UUID (`invalid_task_id`).
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(poem_openapi::payload::Json<Problem>),
-    /// An API key is required and none valid was given (`unauthorized`).
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(poem_openapi::payload::Json<Problem>),
-    /// No task has this id, or it belongs to another API key (`task_not_found`).
-    #[oai(status = 404, content_type = "application/problem+json")]
-    NotFound(poem_openapi::payload::Json<Problem>),
-    /// The task was deleted after its retention period (`task_expired`).
-    #[oai(status = 410, content_type = "application/problem+json")]
-    Gone(poem_openapi::payload::Json<Problem>),
-    /// The database is unavailable (`database_unavailable`).
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(
-        poem_openapi::payload::Json<Problem>,
-        #[oai(header = "Retry-After")] u32,
-    ),
-    /// Unexpected server error (`internal_error`).
-    #[oai(status = 500, content_type = "application/problem+json")]
-    Internal(poem_openapi::payload::Json<Problem>),
-}
-
-impl From<ApiError> for TaskEventsResponse {
-    fn from(err: ApiError) -> Self {
-        let problem = poem_openapi::payload::Json(err.problem());
-        match err.status().as_u16() {
-            400 => Self::BadRequest(problem),
-            401 => Self::Unauthorized(problem),
-            404 => Self::NotFound(problem),
-            410 => Self::Gone(problem),
-            503 => Self::Unavailable(problem, RETRY_AFTER_SECS),
-            _ => Self::Internal(problem),
-        }
+endpoint_response! {
+    pub enum TaskEventsResponse {
+        /// A `text/event-stream`: one `status` event with the task (as `GET /tasks/{id}` returns
+        /// it) at once, then one on every change, until the task is COMPLETED, FAILED or
+        /// CANCELLED; then the stream ends.
+        #[oai(status = 200)]
+        Ok(EventStream<BoxStream<'static, TaskView>>),
     }
-}
-
-fn bad_request(err: poem::Error) -> TaskEventsResponse {
-    path_error(err).into()
+    bad_request = path_error;
+    errors {
+        /// The id is not a UUID (`invalid_task_id`).
+        BadRequest,
+        /// An API key is required and none valid was given (`unauthorized`).
+        Unauthorized,
+        /// No task has this id, or it belongs to another API key (`task_not_found`).
+        NotFound,
+        /// The task was deleted after its retention period (`task_expired`).
+        Gone,
+        /// The database is unavailable (`database_unavailable`).
+        Unavailable,
+    }
 }
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Tasks")]
@@ -91,11 +66,9 @@ impl EventsApi {
     )]
     async fn task_events(&self, auth: Auth, task_id: Path<Uuid>) -> TaskEventsResponse {
         let first = async {
-            let scope = auth.scope(&self.state)?;
-            match tasks_repo::find(&self.state.db, &scope, task_id.0).await? {
-                Some(task) => Ok((scope, task)),
-                None => Err(tasks_repo::missing(&self.state.db, &scope, task_id.0).await),
-            }
+            let scope = auth.scope(&self.state.api_keys)?;
+            let task = find_visible(&self.state, &scope, task_id.0).await?;
+            Ok::<_, crate::error::ApiError>((scope, task))
         };
         match first.await {
             Ok((scope, task)) => {
@@ -162,4 +135,20 @@ fn changes(state: AppState, scope: Scope, first: task::Model) -> BoxStream<'stat
         }
     })
     .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::responses::check;
+
+    #[tokio::test]
+    async fn task_events_documents_every_error_it_returns() {
+        check::answers_each_error_as_documented::<TaskEventsResponse>(
+            TaskEventsResponse::ERROR_STATUSES,
+            check::task_lookup_errors(),
+        )
+        .await;
+        check::body_always_agrees_with_status::<TaskEventsResponse>().await;
+    }
 }

@@ -1,174 +1,30 @@
 //! `/api/v1/tasks`: read, list, cancel and retry tasks.
 
-use chrono::{DateTime, Utc};
-use imagepipe_entity::task::{self, TaskStatus};
-use imagepipe_shared::{messages::CancelMessage, storage::Bucket, trace::TraceContext};
+use imagepipe_entity::task;
+use imagepipe_shared::{messages::CancelMessage, trace::TraceContext};
 use lapin::types::FieldTable;
 use poem_openapi::{
-    ApiResponse, Enum, Object, OpenApi,
+    Object, OpenApi,
     param::{Path, Query},
     payload::Json,
 };
 use uuid::Uuid;
 
-use super::{ApiTags, analyze::Accepted};
+use super::{
+    ApiTags,
+    analyze::Accepted,
+    responses::endpoint_response,
+    task_view::{Status, TaskView, view},
+};
 use crate::{
-    auth::Auth,
-    error::{ApiError, Problem, RETRY_AFTER_SECS},
+    auth::{Auth, Scope},
+    error::ApiError,
     state::AppState,
     tasks_repo::{self, Change},
 };
 
 pub struct TasksApi {
     pub state: AppState,
-}
-
-/// Where a task is in its life: PENDING → PROCESSING → COMPLETED | FAILED | CANCELLED.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Status {
-    /// Stored and queued; no processor has picked it up yet.
-    Pending,
-    /// A processor is working on it.
-    Processing,
-    /// Done: the result is in `result`.
-    Completed,
-    /// Ended without a result: the reason is in `error`.
-    Failed,
-    /// A client cancelled it before it ended.
-    Cancelled,
-}
-
-impl From<TaskStatus> for Status {
-    fn from(status: TaskStatus) -> Self {
-        match status {
-            TaskStatus::Pending => Self::Pending,
-            TaskStatus::Processing => Self::Processing,
-            TaskStatus::Completed => Self::Completed,
-            TaskStatus::Failed => Self::Failed,
-            TaskStatus::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
-impl From<Status> for TaskStatus {
-    fn from(status: Status) -> Self {
-        match status {
-            Status::Pending => Self::Pending,
-            Status::Processing => Self::Processing,
-            Status::Completed => Self::Completed,
-            Status::Failed => Self::Failed,
-            Status::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
-fn status_name(status: TaskStatus) -> String {
-    match status {
-        TaskStatus::Pending => "PENDING",
-        TaskStatus::Processing => "PROCESSING",
-        TaskStatus::Completed => "COMPLETED",
-        TaskStatus::Failed => "FAILED",
-        TaskStatus::Cancelled => "CANCELLED",
-    }
-    .to_owned()
-}
-
-/// Why a task failed.
-#[derive(Debug, Object)]
-pub struct TaskError {
-    /// Stable, machine-readable code, e.g. `undecodable_image`, `storage_unavailable`.
-    pub code: String,
-    /// Human-readable explanation.
-    pub message: String,
-}
-
-/// An object in the store, and a URL to download it without credentials.
-#[derive(Debug, Object)]
-pub struct StoredObject {
-    pub bucket: String,
-    pub key: String,
-    /// Presigned download URL, valid until `url_expires_at`; absent if it cannot be signed.
-    pub download_url: Option<String>,
-    pub url_expires_at: Option<DateTime<Utc>>,
-}
-
-/// A task and, once it ended, its outcome.
-#[derive(Debug, Object)]
-#[oai(example)]
-pub struct TaskView {
-    pub task_id: Uuid,
-    pub status: Status,
-    /// The client's file name, as sent (metadata only).
-    pub original_filename: Option<String>,
-    /// Media type of the original, decided from its bytes.
-    pub content_type: String,
-    pub size_bytes: i64,
-    pub width: i32,
-    pub height: i32,
-    /// Processing attempts started in the current run.
-    pub attempts: i32,
-    /// 0 for the upload; one more for every retry through the API.
-    pub run: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    /// When it ended: COMPLETED, FAILED or CANCELLED.
-    pub completed_at: Option<DateTime<Utc>>,
-    /// The reason, when FAILED.
-    pub error: Option<TaskError>,
-    /// The URL that gets a webhook when the task ends, if one was given.
-    pub callback_url: Option<String>,
-    /// The uploaded original.
-    pub original: StoredObject,
-    /// The processed image, when COMPLETED.
-    pub result: Option<StoredObject>,
-}
-
-impl poem_openapi::types::Example for TaskView {
-    fn example() -> Self {
-        task_example()
-    }
-}
-
-fn task_example() -> TaskView {
-    let id = Uuid::parse_str("0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b").unwrap_or_default();
-    let at = DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z")
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default();
-    TaskView {
-        task_id: id,
-        status: Status::Completed,
-        original_filename: Some("cat.jpg".into()),
-        content_type: "image/jpeg".into(),
-        size_bytes: 482_113,
-        width: 1920,
-        height: 1080,
-        attempts: 1,
-        run: 0,
-        created_at: at,
-        updated_at: at,
-        started_at: Some(at),
-        completed_at: Some(at),
-        error: None,
-        callback_url: None,
-        original: StoredObject {
-            bucket: "uploads".into(),
-            key: format!("originals/{id}"),
-            download_url: Some(format!(
-                "http://localhost:9000/uploads/originals/{id}?X-Amz-Signature=..."
-            )),
-            url_expires_at: Some(at),
-        },
-        result: Some(StoredObject {
-            bucket: "processed".into(),
-            key: format!("results/{id}.jpg"),
-            download_url: Some(format!(
-                "http://localhost:9000/processed/results/{id}.jpg?X-Amz-Signature=..."
-            )),
-            url_expires_at: Some(at),
-        }),
-    }
 }
 
 /// One page of tasks, newest first.
@@ -179,48 +35,25 @@ pub struct TaskPage {
     pub next_cursor: Option<String>,
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "get_bad_request")]
-pub enum GetTaskResponse {
-    /// The task.
-    #[oai(status = 200)]
-    Ok(Json<Box<TaskView>>),
-    /// The id is not a UUID (`invalid_task_id`).
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// An API key is required and none valid was given (`unauthorized`).
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// No task has this id, or it belongs to another API key (`task_not_found`).
-    #[oai(status = 404, content_type = "application/problem+json")]
-    NotFound(Json<Problem>),
-    /// The task existed but was deleted after its retention period (`task_expired`).
-    #[oai(status = 410, content_type = "application/problem+json")]
-    Gone(Json<Problem>),
-    /// The database is unavailable (`database_unavailable`).
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u32),
-    /// Unexpected server error (`internal_error`).
-    #[oai(status = 500, content_type = "application/problem+json")]
-    Internal(Json<Problem>),
-}
-
-impl From<ApiError> for GetTaskResponse {
-    fn from(err: ApiError) -> Self {
-        let problem = Json(err.problem());
-        match err.status().as_u16() {
-            400 => Self::BadRequest(problem),
-            401 => Self::Unauthorized(problem),
-            404 => Self::NotFound(problem),
-            410 => Self::Gone(problem),
-            503 => Self::Unavailable(problem, RETRY_AFTER_SECS),
-            _ => Self::Internal(problem),
-        }
+endpoint_response! {
+    pub enum GetTaskResponse {
+        /// The task.
+        #[oai(status = 200)]
+        Ok(Json<Box<TaskView>>),
     }
-}
-
-fn get_bad_request(err: poem::Error) -> GetTaskResponse {
-    path_error(err).into()
+    bad_request = path_error;
+    errors {
+        /// The id is not a UUID (`invalid_task_id`).
+        BadRequest,
+        /// An API key is required and none valid was given (`unauthorized`).
+        Unauthorized,
+        /// No task has this id, or it belongs to another API key (`task_not_found`).
+        NotFound,
+        /// The task existed but was deleted after its retention period (`task_expired`).
+        Gone,
+        /// The database is unavailable (`database_unavailable`).
+        Unavailable,
+    }
 }
 
 /// A task id in the path that is not a UUID gets its own code.
@@ -228,142 +61,85 @@ pub(super) fn path_error(err: poem::Error) -> ApiError {
     if err.is::<poem_openapi::error::ParsePathError>() {
         ApiError::InvalidTaskId(err.to_string())
     } else {
-        ApiError::from_parse_error(&err)
+        ApiError::from_parse_error(err)
     }
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "list_bad_request")]
-pub enum ListTasksResponse {
-    /// A page of tasks, newest first.
-    #[oai(status = 200)]
-    Ok(Json<TaskPage>),
-    /// A parameter is invalid: unknown status, limit out of range (`invalid_request`), or a
-    /// cursor this API did not return (`invalid_cursor`).
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// An API key is required and none valid was given (`unauthorized`).
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// The database is unavailable (`database_unavailable`).
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u32),
-    /// Unexpected server error (`internal_error`).
-    #[oai(status = 500, content_type = "application/problem+json")]
-    Internal(Json<Problem>),
-}
-
-impl From<ApiError> for ListTasksResponse {
-    fn from(err: ApiError) -> Self {
-        let problem = Json(err.problem());
-        match err.status().as_u16() {
-            400 => Self::BadRequest(problem),
-            401 => Self::Unauthorized(problem),
-            503 => Self::Unavailable(problem, RETRY_AFTER_SECS),
-            _ => Self::Internal(problem),
-        }
+/// The task with this id if the caller may see it; otherwise why not (not found, expired).
+pub(super) async fn find_visible(
+    state: &AppState,
+    scope: &Scope,
+    id: Uuid,
+) -> Result<task::Model, ApiError> {
+    match tasks_repo::find(&state.db, scope, id).await? {
+        Some(task) => Ok(task),
+        None => Err(tasks_repo::missing(&state.db, scope, id).await),
     }
 }
 
-fn list_bad_request(err: poem::Error) -> ListTasksResponse {
-    ApiError::from_parse_error(&err).into()
-}
-
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "cancel_bad_request")]
-pub enum CancelTaskResponse {
-    /// Cancelled: the task is CANCELLED for good; processors skip or stop its job, and a
-    /// result that still arrives is deleted.
-    #[oai(status = 200)]
-    Ok(Json<Box<TaskView>>),
-    /// The id is not a UUID (`invalid_task_id`).
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// An API key is required and none valid was given (`unauthorized`).
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// No task has this id, or it belongs to another API key (`task_not_found`).
-    #[oai(status = 404, content_type = "application/problem+json")]
-    NotFound(Json<Problem>),
-    /// The task already ended: COMPLETED, FAILED or CANCELLED (`task_not_cancellable`).
-    #[oai(status = 409, content_type = "application/problem+json")]
-    Conflict(Json<Problem>),
-    /// The task was deleted after its retention period (`task_expired`).
-    #[oai(status = 410, content_type = "application/problem+json")]
-    Gone(Json<Problem>),
-    /// The database is unavailable (`database_unavailable`).
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u32),
-    /// Unexpected server error (`internal_error`).
-    #[oai(status = 500, content_type = "application/problem+json")]
-    Internal(Json<Problem>),
-}
-
-impl From<ApiError> for CancelTaskResponse {
-    fn from(err: ApiError) -> Self {
-        let problem = Json(err.problem());
-        match err.status().as_u16() {
-            400 => Self::BadRequest(problem),
-            401 => Self::Unauthorized(problem),
-            404 => Self::NotFound(problem),
-            409 => Self::Conflict(problem),
-            410 => Self::Gone(problem),
-            503 => Self::Unavailable(problem, RETRY_AFTER_SECS),
-            _ => Self::Internal(problem),
-        }
+endpoint_response! {
+    pub enum ListTasksResponse {
+        /// A page of tasks, newest first.
+        #[oai(status = 200)]
+        Ok(Json<TaskPage>),
+    }
+    bad_request = ApiError::from_parse_error;
+    errors {
+        /// A parameter is invalid: unknown status, limit out of range (`invalid_request`), or a
+        /// cursor this API did not return (`invalid_cursor`).
+        BadRequest,
+        /// An API key is required and none valid was given (`unauthorized`).
+        Unauthorized,
+        /// The database is unavailable (`database_unavailable`).
+        Unavailable,
     }
 }
 
-fn cancel_bad_request(err: poem::Error) -> CancelTaskResponse {
-    path_error(err).into()
-}
-
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "retry_bad_request")]
-pub enum RetryTaskResponse {
-    /// Queued again as a new run (attempts start over). `Location` is the task's URL.
-    #[oai(status = 202)]
-    Accepted(Json<Accepted>, #[oai(header = "Location")] String),
-    /// The id is not a UUID (`invalid_task_id`).
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// An API key is required and none valid was given (`unauthorized`).
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// No task has this id, or it belongs to another API key (`task_not_found`).
-    #[oai(status = 404, content_type = "application/problem+json")]
-    NotFound(Json<Problem>),
-    /// Only a FAILED task can be retried (`task_not_retryable`).
-    #[oai(status = 409, content_type = "application/problem+json")]
-    Conflict(Json<Problem>),
-    /// The task was deleted after its retention period (`task_expired`).
-    #[oai(status = 410, content_type = "application/problem+json")]
-    Gone(Json<Problem>),
-    /// The database is unavailable (`database_unavailable`).
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u32),
-    /// Unexpected server error (`internal_error`).
-    #[oai(status = 500, content_type = "application/problem+json")]
-    Internal(Json<Problem>),
-}
-
-impl From<ApiError> for RetryTaskResponse {
-    fn from(err: ApiError) -> Self {
-        let problem = Json(err.problem());
-        match err.status().as_u16() {
-            400 => Self::BadRequest(problem),
-            401 => Self::Unauthorized(problem),
-            404 => Self::NotFound(problem),
-            409 => Self::Conflict(problem),
-            410 => Self::Gone(problem),
-            503 => Self::Unavailable(problem, RETRY_AFTER_SECS),
-            _ => Self::Internal(problem),
-        }
+endpoint_response! {
+    pub enum CancelTaskResponse {
+        /// Cancelled: the task is CANCELLED for good; processors skip or stop its job, and a
+        /// result that still arrives is deleted.
+        #[oai(status = 200)]
+        Ok(Json<Box<TaskView>>),
+    }
+    bad_request = path_error;
+    errors {
+        /// The id is not a UUID (`invalid_task_id`).
+        BadRequest,
+        /// An API key is required and none valid was given (`unauthorized`).
+        Unauthorized,
+        /// No task has this id, or it belongs to another API key (`task_not_found`).
+        NotFound,
+        /// The task already ended: COMPLETED, FAILED or CANCELLED (`task_not_cancellable`).
+        Conflict,
+        /// The task was deleted after its retention period (`task_expired`).
+        Gone,
+        /// The database is unavailable (`database_unavailable`).
+        Unavailable,
     }
 }
 
-fn retry_bad_request(err: poem::Error) -> RetryTaskResponse {
-    path_error(err).into()
+endpoint_response! {
+    pub enum RetryTaskResponse {
+        /// Queued again as a new run (attempts start over). `Location` is the task's URL.
+        #[oai(status = 202)]
+        Accepted(Json<Accepted>, #[oai(header = "Location")] String),
+    }
+    bad_request = path_error;
+    errors {
+        /// The id is not a UUID (`invalid_task_id`).
+        BadRequest,
+        /// An API key is required and none valid was given (`unauthorized`).
+        Unauthorized,
+        /// No task has this id, or it belongs to another API key (`task_not_found`).
+        NotFound,
+        /// Only a FAILED task can be retried (`task_not_retryable`).
+        Conflict,
+        /// The task was deleted after its retention period (`task_expired`).
+        Gone,
+        /// The database is unavailable (`database_unavailable`).
+        Unavailable,
+    }
 }
 
 /// Largest page.
@@ -378,11 +154,9 @@ impl TasksApi {
     #[oai(path = "/tasks/:task_id", method = "get", operation_id = "get_task")]
     async fn get_task(&self, auth: Auth, task_id: Path<Uuid>) -> GetTaskResponse {
         let found = async {
-            let scope = auth.scope(&self.state)?;
-            match tasks_repo::find(&self.state.db, &scope, task_id.0).await? {
-                Some(task) => Ok(self.view(task).await),
-                None => Err(tasks_repo::missing(&self.state.db, &scope, task_id.0).await),
-            }
+            let scope = auth.scope(&self.state.api_keys)?;
+            let task = find_visible(&self.state, &scope, task_id.0).await?;
+            Ok::<_, ApiError>(view(&self.state, task).await)
         };
         match found.await {
             Ok(view) => GetTaskResponse::Ok(Json(Box::new(view))),
@@ -408,7 +182,7 @@ impl TasksApi {
         cursor: Query<Option<String>>,
     ) -> ListTasksResponse {
         let page = async {
-            let scope = auth.scope(&self.state)?;
+            let scope = auth.scope(&self.state.api_keys)?;
             let before = cursor
                 .0
                 .as_deref()
@@ -430,7 +204,7 @@ impl TasksApi {
                 .flatten();
             let mut views = Vec::with_capacity(tasks.len());
             for task in tasks {
-                views.push(self.view(task).await);
+                views.push(view(&self.state, task).await);
             }
             Ok::<_, ApiError>(TaskPage {
                 tasks: views,
@@ -456,12 +230,12 @@ impl TasksApi {
     async fn cancel_task(&self, auth: Auth, task_id: Path<Uuid>) -> CancelTaskResponse {
         let id = task_id.0;
         let cancelled = async {
-            let scope = auth.scope(&self.state)?;
+            let scope = auth.scope(&self.state.api_keys)?;
             match tasks_repo::cancel(&self.state.db, &scope, id).await? {
                 Change::Done(task) => Ok(task),
                 Change::Refused(status) => Err(ApiError::TaskNotCancellable {
                     id,
-                    status: status_name(status),
+                    status: status.to_string(),
                 }),
                 Change::Missing => Err(tasks_repo::missing(&self.state.db, &scope, id).await),
             }
@@ -470,7 +244,7 @@ impl TasksApi {
             Ok(task) => {
                 tracing::info!(task_id = %id, "task cancelled");
                 self.broadcast_cancel(id);
-                CancelTaskResponse::Ok(Json(Box::new(self.view(*task).await)))
+                CancelTaskResponse::Ok(Json(Box::new(view(&self.state, *task).await)))
             }
             Err(err) => err.into(),
         }
@@ -489,12 +263,12 @@ impl TasksApi {
     async fn retry_task(&self, auth: Auth, task_id: Path<Uuid>) -> RetryTaskResponse {
         let id = task_id.0;
         let retried = async {
-            let scope = auth.scope(&self.state)?;
+            let scope = auth.scope(&self.state.api_keys)?;
             match tasks_repo::retry(&self.state.db, &scope, id, TraceContext::new_root()).await? {
                 Change::Done(task) => Ok(task),
                 Change::Refused(status) => Err(ApiError::TaskNotRetryable {
                     id,
-                    status: status_name(status),
+                    status: status.to_string(),
                 }),
                 Change::Missing => Err(tasks_repo::missing(&self.state.db, &scope, id).await),
             }
@@ -535,67 +309,68 @@ impl TasksApi {
             }
         });
     }
+}
 
-    async fn view(&self, task: task::Model) -> TaskView {
-        view(&self.state, task).await
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::api::responses::check;
+
+    #[tokio::test]
+    async fn get_task_documents_every_error_it_returns() {
+        check::answers_each_error_as_documented::<GetTaskResponse>(
+            GetTaskResponse::ERROR_STATUSES,
+            check::task_lookup_errors(),
+        )
+        .await;
+        check::body_always_agrees_with_status::<GetTaskResponse>().await;
     }
-}
 
-/// A task as the API shows it, with fresh download URLs.
-pub async fn view(state: &AppState, task: task::Model) -> TaskView {
-    let storage = &state.storage;
-    let original = stored(state, &storage.uploads, &task.original_key).await;
-    let result = match &task.result_key {
-        Some(key) if task.status == TaskStatus::Completed => {
-            Some(stored(state, &storage.processed, key).await)
-        }
-        _ => None,
-    };
-    to_view(task, original, result)
-}
-
-async fn stored(state: &AppState, bucket: &Bucket, key: &str) -> StoredObject {
-    let ttl = state.config.download_url_ttl();
-    let url = match bucket.download_url(key, ttl).await {
-        Ok(url) => url,
-        Err(err) => {
-            tracing::warn!(%err, key, "cannot sign a download URL");
-            None
-        }
-    };
-    StoredObject {
-        bucket: bucket.name().to_owned(),
-        key: key.to_owned(),
-        url_expires_at: url.as_ref().map(|_| Utc::now() + ttl),
-        download_url: url.map(String::from),
+    #[tokio::test]
+    async fn list_tasks_documents_every_error_it_returns() {
+        check::answers_each_error_as_documented::<ListTasksResponse>(
+            ListTasksResponse::ERROR_STATUSES,
+            vec![
+                ApiError::InvalidRequest("limit out of range".into()),
+                ApiError::InvalidCursor,
+                ApiError::Unauthorized,
+                ApiError::DatabaseUnavailable(anyhow::anyhow!("down")),
+                ApiError::Internal(anyhow::anyhow!("bug")),
+            ],
+        )
+        .await;
+        check::body_always_agrees_with_status::<ListTasksResponse>().await;
     }
-}
 
-fn to_view(task: task::Model, original: StoredObject, result: Option<StoredObject>) -> TaskView {
-    let error = match (task.error_code, task.error_message) {
-        (Some(code), message) => Some(TaskError {
-            code,
-            message: message.unwrap_or_default(),
-        }),
-        _ => None,
-    };
-    TaskView {
-        task_id: task.id,
-        status: task.status.into(),
-        original_filename: task.original_filename,
-        content_type: task.content_type,
-        size_bytes: task.size_bytes,
-        width: task.width,
-        height: task.height,
-        attempts: task.attempts,
-        run: task.run,
-        created_at: task.created_at,
-        updated_at: task.updated_at,
-        started_at: task.started_at,
-        completed_at: task.completed_at,
-        error,
-        callback_url: task.callback_url,
-        original,
-        result,
+    #[tokio::test]
+    async fn cancel_task_documents_every_error_it_returns() {
+        let mut errors = check::task_lookup_errors();
+        errors.push(ApiError::TaskNotCancellable {
+            id: Uuid::nil(),
+            status: "COMPLETED".into(),
+        });
+        check::answers_each_error_as_documented::<CancelTaskResponse>(
+            CancelTaskResponse::ERROR_STATUSES,
+            errors,
+        )
+        .await;
+        check::body_always_agrees_with_status::<CancelTaskResponse>().await;
+    }
+
+    #[tokio::test]
+    async fn retry_task_documents_every_error_it_returns() {
+        let mut errors = check::task_lookup_errors();
+        errors.push(ApiError::TaskNotRetryable {
+            id: Uuid::nil(),
+            status: "PENDING".into(),
+        });
+        check::answers_each_error_as_documented::<RetryTaskResponse>(
+            RetryTaskResponse::ERROR_STATUSES,
+            errors,
+        )
+        .await;
+        check::body_always_agrees_with_status::<RetryTaskResponse>().await;
     }
 }

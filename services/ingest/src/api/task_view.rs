@@ -1,0 +1,206 @@
+//! A task as the API shows it: its status, outcome and stored objects, with download URLs
+//! signed fresh for every answer.
+
+use chrono::{DateTime, Utc};
+use imagepipe_entity::task::{self, TaskStatus};
+use imagepipe_shared::storage::Bucket;
+use poem_openapi::{Enum, Object};
+use uuid::Uuid;
+
+use crate::state::AppState;
+
+/// Where a task is in its life: PENDING → PROCESSING → COMPLETED | FAILED | CANCELLED.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// Stored and queued; no processor has picked it up yet.
+    Pending,
+    /// A processor is working on it.
+    Processing,
+    /// Done: the result is in `result`.
+    Completed,
+    /// Ended without a result: the reason is in `error`.
+    Failed,
+    /// A client cancelled it before it ended.
+    Cancelled,
+}
+
+impl From<TaskStatus> for Status {
+    fn from(status: TaskStatus) -> Self {
+        match status {
+            TaskStatus::Pending => Self::Pending,
+            TaskStatus::Processing => Self::Processing,
+            TaskStatus::Completed => Self::Completed,
+            TaskStatus::Failed => Self::Failed,
+            TaskStatus::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+impl From<Status> for TaskStatus {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Pending => Self::Pending,
+            Status::Processing => Self::Processing,
+            Status::Completed => Self::Completed,
+            Status::Failed => Self::Failed,
+            Status::Cancelled => Self::Cancelled,
+        }
+    }
+}
+
+/// Why a task failed.
+#[derive(Debug, Object)]
+pub struct TaskError {
+    /// Stable, machine-readable code, e.g. `undecodable_image`, `storage_unavailable`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// An object in the store, and a URL to download it without credentials.
+#[derive(Debug, Object)]
+pub struct StoredObject {
+    pub bucket: String,
+    pub key: String,
+    /// Presigned download URL, valid until `url_expires_at`; absent if it cannot be signed.
+    pub download_url: Option<String>,
+    pub url_expires_at: Option<DateTime<Utc>>,
+}
+
+/// A task and, once it ended, its outcome.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct TaskView {
+    pub task_id: Uuid,
+    pub status: Status,
+    /// The client's file name, as sent (metadata only).
+    pub original_filename: Option<String>,
+    /// Media type of the original, decided from its bytes.
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub width: i32,
+    pub height: i32,
+    /// Processing attempts started in the current run.
+    pub attempts: i32,
+    /// 0 for the upload; one more for every retry through the API.
+    pub run: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended: COMPLETED, FAILED or CANCELLED.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// The reason, when FAILED.
+    pub error: Option<TaskError>,
+    /// The URL that gets a webhook when the task ends, if one was given.
+    pub callback_url: Option<String>,
+    /// The uploaded original.
+    pub original: StoredObject,
+    /// The processed image, when COMPLETED.
+    pub result: Option<StoredObject>,
+}
+
+impl poem_openapi::types::Example for TaskView {
+    fn example() -> Self {
+        task_example()
+    }
+}
+
+fn task_example() -> TaskView {
+    let id = Uuid::parse_str("0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b").unwrap_or_default();
+    let at = DateTime::parse_from_rfc3339("2026-11-28T10:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default();
+    TaskView {
+        task_id: id,
+        status: Status::Completed,
+        original_filename: Some("cat.jpg".into()),
+        content_type: "image/jpeg".into(),
+        size_bytes: 482_113,
+        width: 1920,
+        height: 1080,
+        attempts: 1,
+        run: 0,
+        created_at: at,
+        updated_at: at,
+        started_at: Some(at),
+        completed_at: Some(at),
+        error: None,
+        callback_url: None,
+        original: StoredObject {
+            bucket: "uploads".into(),
+            key: format!("originals/{id}"),
+            download_url: Some(format!(
+                "http://localhost:9000/uploads/originals/{id}?X-Amz-Signature=..."
+            )),
+            url_expires_at: Some(at),
+        },
+        result: Some(StoredObject {
+            bucket: "processed".into(),
+            key: format!("results/{id}.jpg"),
+            download_url: Some(format!(
+                "http://localhost:9000/processed/results/{id}.jpg?X-Amz-Signature=..."
+            )),
+            url_expires_at: Some(at),
+        }),
+    }
+}
+
+/// A task as the API shows it, with fresh download URLs.
+pub async fn view(state: &AppState, task: task::Model) -> TaskView {
+    let storage = &state.storage;
+    let original = stored(state, &storage.uploads, &task.original_key).await;
+    let result = match &task.result_key {
+        Some(key) if task.status == TaskStatus::Completed => {
+            Some(stored(state, &storage.processed, key).await)
+        }
+        _ => None,
+    };
+    to_view(task, original, result)
+}
+
+async fn stored(state: &AppState, bucket: &Bucket, key: &str) -> StoredObject {
+    let ttl = state.config.download_url_ttl();
+    let url = match bucket.download_url(key, ttl).await {
+        Ok(url) => url,
+        Err(err) => {
+            tracing::warn!(%err, key, "cannot sign a download URL");
+            None
+        }
+    };
+    StoredObject {
+        bucket: bucket.name().to_owned(),
+        key: key.to_owned(),
+        url_expires_at: url.as_ref().map(|_| Utc::now() + ttl),
+        download_url: url.map(String::from),
+    }
+}
+
+fn to_view(task: task::Model, original: StoredObject, result: Option<StoredObject>) -> TaskView {
+    let error = match (task.error_code, task.error_message) {
+        (Some(code), message) => Some(TaskError {
+            code,
+            message: message.unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    TaskView {
+        task_id: task.id,
+        status: task.status.into(),
+        original_filename: task.original_filename,
+        content_type: task.content_type,
+        size_bytes: task.size_bytes,
+        width: task.width,
+        height: task.height,
+        attempts: task.attempts,
+        run: task.run,
+        created_at: task.created_at,
+        updated_at: task.updated_at,
+        started_at: task.started_at,
+        completed_at: task.completed_at,
+        error,
+        callback_url: task.callback_url,
+        original,
+        result,
+    }
+}
