@@ -7,6 +7,9 @@
 //!
 //!     kernel [--runs N] [--jpeg-quality Q] [--luma-dir DIR] [--out-dir DIR] [DIR]
 //!
+//! `DIR` defaults to the test photographs, `<shared>/testdata/good`, where `<shared>` is
+//! `IMAGEPIPE_SHARED_DIR` or else the `shared` folder beside the repository.
+//!
 //! Run it through `bench/kernel.sh`, which pins it to one core and runs OpenCV beside it.
 
 #![allow(clippy::print_stdout)] // Printing the results is the point.
@@ -34,10 +37,12 @@ fn parse_args() -> Result<Args, String> {
         settings: Settings::default(),
         luma_dir: None,
         out_dir: None,
-        dir: PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/testdata/good"
-        )),
+        dir: std::env::var_os("IMAGEPIPE_SHARED_DIR")
+            .map_or_else(
+                || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+                PathBuf::from,
+            )
+            .join("testdata/good"),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {

@@ -1,14 +1,20 @@
 //! Images the kernel's unit tests are made of: small synthetic ones built here, and the real
-//! photographs and hostile files in `../shared/testdata`.
+//! photographs and hostile files in `<shared>/testdata`, where `<shared>` is the data folder
+//! beside the repository (required): `IMAGEPIPE_SHARED_DIR`, by default
+//! `<repository>/../shared`, as for the end-to-end tests.
 
 use std::path::PathBuf;
 
 use image::{GrayImage, Rgb, RgbImage};
 
-/// A folder of `../shared/testdata` (beside the repository): `good` or `bad`.
+/// A folder of `<shared>/testdata`: `good` or `bad`.
 pub(super) fn testdata(kind: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata")
+    std::env::var_os("IMAGEPIPE_SHARED_DIR")
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
+            PathBuf::from,
+        )
+        .join("testdata")
         .join(kind)
 }
 
