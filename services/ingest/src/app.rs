@@ -3,12 +3,11 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use backon::Retryable;
 use imagepipe_shared::metrics::{SharedRegistry, serve_metrics};
 use imagepipe_shared::{
-    amqp::{self, Publisher},
+    amqp::{Publisher, QueueProbe},
     db,
-    storage::{Storage, StorageError},
+    storage::Storage,
 };
 use poem::{
     EndpointExt, Route, Server,
@@ -32,25 +31,25 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connect to the database and the object store (waiting for them to come up), and bind
-    /// the listener. The broker is not needed to start: the outbox holds jobs until it is up.
-    pub async fn build(config: IngestConfig) -> anyhow::Result<Self> {
-        let db = (|| db::connect(&config.database))
-            .retry(amqp::reconnect_backoff().with_max_times(20))
-            .notify(|err, delay| tracing::warn!(%err, ?delay, "database not ready, retrying"))
+    /// Connect to the database and the object store, waiting for them to come up, and bind
+    /// the listener; `None` if `shutdown` fires while waiting. The broker is not needed to
+    /// start: the outbox holds jobs until it is up.
+    pub async fn build(
+        config: IngestConfig,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Option<Self>> {
+        let Some(db) = db::connect_with_retry(&config.database, shutdown)
             .await
-            .context("cannot connect to the database")?;
-        let storage = (|| Storage::connect(&config.storage))
-            .retry(amqp::reconnect_backoff().with_max_times(20))
-            .when(|e| {
-                !matches!(
-                    e,
-                    StorageError::MissingBucket { .. } | StorageError::Config(_)
-                )
-            })
-            .notify(|err, delay| tracing::warn!(%err, ?delay, "object store not ready, retrying"))
+            .context("cannot connect to the database")?
+        else {
+            return Ok(None);
+        };
+        let Some(storage) = Storage::connect_with_retry(&config.storage, shutdown)
             .await
-            .context("cannot use the object store")?;
+            .context("cannot use the object store")?
+        else {
+            return Ok(None);
+        };
         let topology = config.amqp.topology();
         let publisher = Publisher::new(config.amqp.amqp_url.clone(), "imagepipe-ingest", topology);
 
@@ -78,12 +77,12 @@ impl Application {
             publisher: Arc::new(publisher),
             relay_wakeup: Arc::new(Notify::new()),
         };
-        Ok(Self {
+        Ok(Some(Self {
             acceptor,
             address,
             state,
             registry: Arc::new(registry),
-        })
+        }))
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -107,8 +106,11 @@ impl Application {
             self.state.backlog.clone(),
             self.state.metrics.clone(),
             self.state.db.clone(),
-            self.state.config.amqp.amqp_url.clone(),
-            self.state.config.amqp.topology(),
+            QueueProbe::new(
+                self.state.config.amqp.amqp_url.clone(),
+                "imagepipe-ingest-backlog",
+                self.state.config.amqp.topology(),
+            ),
             std::time::Duration::from_millis(500),
             shutdown.clone(),
         ));

@@ -7,5 +7,8 @@ async fn main() -> anyhow::Result<()> {
     let config = IngestConfig::parse();
     telemetry::init(&config.telemetry);
     let shutdown = shutdown::on_signal();
-    Application::build(config).await?.run(shutdown).await
+    match Application::build(config, &shutdown).await? {
+        Some(app) => app.run(shutdown).await,
+        None => Ok(()),
+    }
 }

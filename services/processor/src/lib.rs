@@ -12,11 +12,10 @@ mod worker;
 use std::sync::{Arc, atomic::AtomicBool};
 
 use anyhow::Context;
-use backon::Retryable;
 use imagepipe_shared::{
     amqp, health,
     messages::{self, CancelMessage},
-    storage::{Storage, StorageError},
+    storage::Storage,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -26,15 +25,11 @@ use worker::Worker;
 /// Run until `shutdown` fires: connect to the object store (retrying until it answers), then
 /// consume jobs, reconnecting to the broker whenever needed.
 pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let connect = || Storage::connect(&config.storage);
-    let storage = tokio::select! {
-        storage = connect
-            .retry(amqp::reconnect_backoff())
-            // A missing bucket we may not create will not appear by waiting; the rest may heal.
-            .when(|e| !matches!(e, StorageError::MissingBucket { .. } | StorageError::Config(_)))
-            .notify(|err, delay| tracing::warn!(%err, ?delay, "object store not ready, retrying")) =>
-            storage.context("cannot use the object store")?,
-        () = shutdown.cancelled() => return Ok(()),
+    let Some(storage) = Storage::connect_with_retry(&config.storage, &shutdown)
+        .await
+        .context("cannot use the object store")?
+    else {
+        return Ok(());
     };
     let topology = config.amqp.topology();
     // Ready while consuming and while the object store answers.
@@ -56,9 +51,11 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
         shutdown.clone(),
     ));
     let depths = tokio::spawn(imagepipe_shared::metrics::watch_queue_depths(
-        config.amqp.amqp_url.clone(),
-        "imagepipe-processor-metrics",
-        topology.clone(),
+        amqp::QueueProbe::new(
+            config.amqp.amqp_url.clone(),
+            "imagepipe-processor-metrics",
+            topology.clone(),
+        ),
         vec![topology.jobs_queue()],
         metrics.queue_depth.clone(),
         std::time::Duration::from_secs(5),

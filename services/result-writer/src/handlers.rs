@@ -11,6 +11,7 @@ use chrono::Utc;
 use imagepipe_shared::{
     amqp::Publisher,
     messages::{self, ReportedStatus},
+    retry,
     storage::Storage,
     topology::Topology,
     trace::TraceContext,
@@ -70,7 +71,7 @@ impl Handlers {
     {
         tokio::select! {
             result = write
-                .retry(imagepipe_shared::amqp::reconnect_backoff())
+                .retry(retry::dependency())
                 .notify(|err, delay| tracing::warn!(%err, ?delay, "database write failed, retrying")) => result.ok(),
             () = self.shutdown.cancelled() => None,
         }
@@ -134,13 +135,7 @@ impl Handlers {
             return;
         };
         let delete = || self.storage.processed.delete(key);
-        let deleted = delete
-            .retry(
-                imagepipe_shared::amqp::reconnect_backoff()
-                    .with_max_times(5)
-                    .with_max_delay(std::time::Duration::from_secs(2)),
-            )
-            .await;
+        let deleted = delete.retry(retry::cleanup()).await;
         match deleted {
             Ok(()) => {
                 tracing::info!(task_id = %event.task_id, key, "deleted the late result of a cancelled task")

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use imagepipe_entity::idempotency_key;
+use imagepipe_shared::periodic::Ticks;
 use imagepipe_shared::{storage::Storage, tasks::expire};
 use sea_orm::{
     DatabaseConnection, DbErr, EntityTrait, QueryFilter,
@@ -28,13 +29,8 @@ pub async fn run(
     interval: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = shutdown.cancelled() => return,
-        }
+    let mut ticks = Ticks::every(interval, &shutdown);
+    while ticks.next().await {
         match sweep(&db, &storage, retention).await {
             Ok(0) => {}
             Ok(n) => {

@@ -9,9 +9,10 @@
 
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::{DateTime, Utc};
 use imagepipe_entity::webhook_delivery;
+use imagepipe_shared::periodic::Ticks;
+use imagepipe_shared::retry;
 use imagepipe_shared::webhooks::{
     CallbackPolicy, DELIVERY_ID_HEADER, SIGNATURE_HEADER, signature_header,
 };
@@ -120,13 +121,8 @@ impl Dispatcher {
     }
 
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(self.poll);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                () = shutdown.cancelled() => return,
-            }
+        let mut ticks = Ticks::every(self.poll, &shutdown);
+        while ticks.next().await {
             let due = match self.claim().await {
                 Ok(due) => due,
                 Err(err) => {
@@ -250,19 +246,9 @@ impl Dispatcher {
             .map(drop)
     }
 
-    /// Wait after failed attempt number `attempts` (1 for the first): doubling from the
-    /// configured minimum, with jitter, at most an hour.
+    /// Wait after failed attempt number `attempts` (1 for the first).
     fn retry_delay(&self, attempts: i32) -> Duration {
-        let index = usize::try_from(attempts.max(1) - 1).unwrap_or(0);
-        ExponentialBuilder::default()
-            .with_min_delay(self.retry_min)
-            .with_max_delay(Duration::from_secs(3600))
-            .with_factor(2.0)
-            .with_jitter()
-            .without_max_times()
-            .build()
-            .nth(index)
-            .unwrap_or(self.retry_min)
+        retry::webhook_delay(self.retry_min, u32::try_from(attempts).unwrap_or(1))
     }
 }
 
