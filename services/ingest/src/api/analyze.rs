@@ -39,6 +39,11 @@ impl Accepted {
     }
 }
 
+/// Where a task is read: its `Location`.
+pub fn task_url(task_id: Uuid) -> String {
+    format!("/api/v1/tasks/{task_id}")
+}
+
 impl poem_openapi::types::Example for Accepted {
     fn example() -> Self {
         Self::processing(
@@ -57,24 +62,24 @@ endpoint_response! {
     errors {
         /// The request is not a multipart form with a `file` field (`missing_file`,
         /// `invalid_request`), or the `Idempotency-Key` is malformed (`invalid_idempotency_key`).
-        BadRequest,
+        BadRequest = 400,
         /// An API key is required and none valid was given (`unauthorized`).
-        Unauthorized,
+        Unauthorized = 401,
         /// A request with the same `Idempotency-Key` is still running (`idempotency_key_in_use`).
-        Conflict,
+        Conflict = 409,
         /// The file is larger than the upload limit (`payload_too_large`).
-        PayloadTooLarge,
+        PayloadTooLarge = 413,
         /// The bytes are not an accepted image format (`unsupported_media_type`).
-        UnsupportedMediaType,
+        UnsupportedMediaType = 415,
         /// The file is empty (`empty_file`), over the pixel limits (`image_too_large`), or its
         /// header cannot be read (`undecodable_image`); the `Idempotency-Key` was used before
         /// with a different file (`idempotency_key_reused`); or the `callback_url` is not allowed
         /// (`callback_not_allowed`).
-        Unprocessable,
+        Unprocessable = 422,
         /// The object store or the database is unavailable, or too much work is waiting; nothing
         /// was kept. Retry after the `Retry-After` seconds (`storage_unavailable`,
         /// `database_unavailable`, `overloaded`).
-        Unavailable,
+        Unavailable = 503,
     }
 }
 
@@ -120,10 +125,9 @@ impl AnalyzeApi {
             Err(err) => self.state.metrics.rejected(err.code()),
         }
         match accepted {
-            Ok(task_id) => AnalyzeResponse::Accepted(
-                Json(Accepted::processing(task_id)),
-                format!("/api/v1/tasks/{task_id}"),
-            ),
+            Ok(task_id) => {
+                AnalyzeResponse::Accepted(Json(Accepted::processing(task_id)), task_url(task_id))
+            }
             Err(err) => err.into(),
         }
     }

@@ -41,15 +41,15 @@ endpoint_response! {
     bad_request = path_error;
     errors {
         /// The id is not a UUID (`invalid_task_id`).
-        BadRequest,
+        BadRequest = 400,
         /// An API key is required and none valid was given (`unauthorized`).
-        Unauthorized,
+        Unauthorized = 401,
         /// No task has this id, or it belongs to another API key (`task_not_found`).
-        NotFound,
+        NotFound = 404,
         /// The task was deleted after its retention period (`task_expired`).
-        Gone,
+        Gone = 410,
         /// The database is unavailable (`database_unavailable`).
-        Unavailable,
+        Unavailable = 503,
     }
 }
 

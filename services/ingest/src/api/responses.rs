@@ -2,11 +2,10 @@
 //!
 //! Each endpoint keeps its own `#[derive(ApiResponse)]` enum, so that the OpenAPI document
 //! says per operation which errors it answers and why. [`endpoint_response!`] takes the
-//! success variants as written and the error variants by name, each with its doc comment,
-//! and generates from the table in its rules each error's status, its problem+json payload
-//! (with `Retry-After` on 503), the 500 every endpoint can answer, and the
-//! `From<ApiError>` conversion (also used for requests poem cannot parse). A name missing
-//! from the table is a compile error.
+//! success variants as written and the error variants as name and status, each with its doc
+//! comment, and generates their problem+json payloads (with `Retry-After` on 503), the 500
+//! every endpoint can answer, and the `From<ApiError>` conversion (also used for requests
+//! poem cannot parse).
 //!
 //! An `ApiError` whose status the endpoint does not document is logged at error level with
 //! its code and answered as a 500 `internal_error`, so the status line and the problem body
@@ -29,44 +28,29 @@ use crate::error::ApiError;
 ///     bad_request = path_error;
 ///     errors {
 ///         /// The id is not a UUID (`invalid_task_id`).
-///         BadRequest,
+///         BadRequest = 400,
 ///         /// The database is unavailable (`database_unavailable`).
-///         Unavailable,
+///         Unavailable = 503,
 ///     }
 /// }
 /// ```
 ///
-/// `bad_request` turns the error of a request poem cannot parse (a path or query parameter,
-/// the body) into an `ApiError`. The error names, their statuses and their payloads are the
-/// table in the `@error` rules below.
+/// Each error is the name of its variant and its status; a 503 also says when to retry
+/// (`Retry-After`). `bad_request` turns the error of a request poem cannot parse (a path or
+/// query parameter, the body) into an `ApiError`.
 macro_rules! endpoint_response {
-    // The table: each error variant's status, and whether its answer says when to retry.
-    (@error $acc:tt [$($doc:tt)*] BadRequest $($rest:tt)*) => {
-        $crate::api::responses::endpoint_response!(@push $acc [$($doc)*] 400 BadRequest plain $($rest)*);
+    // A 503 tells the client when to try again.
+    (@error $acc:tt $doc:tt 503 $variant:ident $($rest:tt)*) => {
+        $crate::api::responses::endpoint_response!(@push $acc $doc 503 $variant
+            [, #[oai(header = "Retry-After")] u32]
+            [|problem| Self::$variant(problem, $crate::error::RETRY_AFTER_SECS)]
+            $($rest)*);
     };
-    (@error $acc:tt [$($doc:tt)*] Unauthorized $($rest:tt)*) => {
-        $crate::api::responses::endpoint_response!(@push $acc [$($doc)*] 401 Unauthorized plain $($rest)*);
-    };
-    (@error $acc:tt [$($doc:tt)*] NotFound $($rest:tt)*) => {
-        $crate::api::responses::endpoint_response!(@push $acc [$($doc)*] 404 NotFound plain $($rest)*);
-    };
-    (@error $acc:tt [$($doc:tt)*] Conflict $($rest:tt)*) => {
-        $crate::api::responses::endpoint_response!(@push $acc [$($doc)*] 409 Conflict plain $($rest)*);
-    };
-    (@error $acc:tt [$($doc:tt)*] Gone $($rest:tt)*) => {
-        $crate::api::responses::endpoint_response!(@push $acc [$($doc)*] 410 Gone plain $($rest)*);
-    };
-    (@error $acc:tt [$($doc:tt)*] PayloadTooLarge $($rest:tt)*) => {
-        $crate::api::responses::endpoint_response!(@push $acc [$($doc)*] 413 PayloadTooLarge plain $($rest)*);
-    };
-    (@error $acc:tt [$($doc:tt)*] UnsupportedMediaType $($rest:tt)*) => {
-        $crate::api::responses::endpoint_response!(@push $acc [$($doc)*] 415 UnsupportedMediaType plain $($rest)*);
-    };
-    (@error $acc:tt [$($doc:tt)*] Unprocessable $($rest:tt)*) => {
-        $crate::api::responses::endpoint_response!(@push $acc [$($doc)*] 422 Unprocessable plain $($rest)*);
-    };
-    (@error $acc:tt [$($doc:tt)*] Unavailable $($rest:tt)*) => {
-        $crate::api::responses::endpoint_response!(@push $acc [$($doc)*] 503 Unavailable retry_after $($rest)*);
+    (@error $acc:tt $doc:tt $status:tt $variant:ident $($rest:tt)*) => {
+        $crate::api::responses::endpoint_response!(@push $acc $doc $status $variant
+            []
+            [Self::$variant]
+            $($rest)*);
     };
     // All errors pushed: write the enum out.
     (@error [$head:tt $parse:tt $variants:tt $arms:tt $statuses:tt]) => {
@@ -75,7 +59,8 @@ macro_rules! endpoint_response {
 
     // One error variant: its definition, its arm of the conversion, its status.
     (@push [$head:tt $parse:tt [$($variants:tt)*] [$($arms:tt)*] [$($statuses:tt)*]]
-        [$($doc:tt)*] $status:tt $variant:ident plain $($rest:tt)*) => {
+        [$($doc:tt)*] $status:tt $variant:ident [$($headers:tt)*] [$($make:tt)*]
+        $($rest:tt)*) => {
         $crate::api::responses::endpoint_response!(@error [
             $head
             $parse
@@ -83,30 +68,9 @@ macro_rules! endpoint_response {
                 $($variants)*
                 $($doc)*
                 #[oai(status = $status, content_type = "application/problem+json")]
-                $variant(::poem_openapi::payload::Json<$crate::error::Problem>),
+                $variant(::poem_openapi::payload::Json<$crate::error::Problem> $($headers)*),
             ]
-            [$($arms)* $status => Self::$variant,]
-            [$($statuses)* $status]
-        ] $($rest)*);
-    };
-    (@push [$head:tt $parse:tt [$($variants:tt)*] [$($arms:tt)*] [$($statuses:tt)*]]
-        [$($doc:tt)*] $status:tt $variant:ident retry_after $($rest:tt)*) => {
-        $crate::api::responses::endpoint_response!(@error [
-            $head
-            $parse
-            [
-                $($variants)*
-                $($doc)*
-                #[oai(status = $status, content_type = "application/problem+json")]
-                $variant(
-                    ::poem_openapi::payload::Json<$crate::error::Problem>,
-                    #[oai(header = "Retry-After")] u32,
-                ),
-            ]
-            [
-                $($arms)*
-                $status => |problem| Self::$variant(problem, $crate::error::RETRY_AFTER_SECS),
-            ]
+            [$($arms)* $status => $($make)*,]
             [$($statuses)* $status]
         ] $($rest)*);
     };
@@ -156,7 +120,7 @@ macro_rules! endpoint_response {
         }
         bad_request = $parse:path;
         errors {
-            $( $(#[doc = $doc:tt])* $error:ident ),+ $(,)?
+            $( $(#[doc = $doc:tt])* $error:ident = $status:tt ),+ $(,)?
         }
     ) => {
         $crate::api::responses::endpoint_response!(@error [
@@ -165,7 +129,7 @@ macro_rules! endpoint_response {
             []
             []
             []
-        ] $( [$(#[doc = $doc])*] $error )+);
+        ] $( [$(#[doc = $doc])*] $status $error )+);
     };
 }
 pub(crate) use endpoint_response;
@@ -299,9 +263,9 @@ mod tests {
         bad_request = ApiError::from_parse_error;
         errors {
             /// Bad input.
-            BadRequest,
+            BadRequest = 400,
             /// Try later.
-            Unavailable,
+            Unavailable = 503,
         }
     }
 

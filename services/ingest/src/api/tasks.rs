@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags,
-    analyze::Accepted,
+    analyze::{Accepted, task_url},
     responses::endpoint_response,
     task_view::{Status, TaskView, view},
 };
@@ -44,15 +44,15 @@ endpoint_response! {
     bad_request = path_error;
     errors {
         /// The id is not a UUID (`invalid_task_id`).
-        BadRequest,
+        BadRequest = 400,
         /// An API key is required and none valid was given (`unauthorized`).
-        Unauthorized,
+        Unauthorized = 401,
         /// No task has this id, or it belongs to another API key (`task_not_found`).
-        NotFound,
+        NotFound = 404,
         /// The task existed but was deleted after its retention period (`task_expired`).
-        Gone,
+        Gone = 410,
         /// The database is unavailable (`database_unavailable`).
-        Unavailable,
+        Unavailable = 503,
     }
 }
 
@@ -77,6 +77,22 @@ pub(super) async fn find_visible(
     }
 }
 
+/// The task a change was made to; or why not: refused in the task's current status (named in
+/// the error `refused` makes), or no such task for the caller.
+async fn changed(
+    state: &AppState,
+    scope: &Scope,
+    id: Uuid,
+    change: Change,
+    refused: impl FnOnce(String) -> ApiError,
+) -> Result<Box<task::Model>, ApiError> {
+    match change {
+        Change::Done(task) => Ok(task),
+        Change::Refused(status) => Err(refused(status.to_string())),
+        Change::Missing => Err(tasks_repo::missing(&state.db, scope, id).await),
+    }
+}
+
 endpoint_response! {
     pub enum ListTasksResponse {
         /// A page of tasks, newest first.
@@ -87,11 +103,11 @@ endpoint_response! {
     errors {
         /// A parameter is invalid: unknown status, limit out of range (`invalid_request`), or a
         /// cursor this API did not return (`invalid_cursor`).
-        BadRequest,
+        BadRequest = 400,
         /// An API key is required and none valid was given (`unauthorized`).
-        Unauthorized,
+        Unauthorized = 401,
         /// The database is unavailable (`database_unavailable`).
-        Unavailable,
+        Unavailable = 503,
     }
 }
 
@@ -105,17 +121,17 @@ endpoint_response! {
     bad_request = path_error;
     errors {
         /// The id is not a UUID (`invalid_task_id`).
-        BadRequest,
+        BadRequest = 400,
         /// An API key is required and none valid was given (`unauthorized`).
-        Unauthorized,
+        Unauthorized = 401,
         /// No task has this id, or it belongs to another API key (`task_not_found`).
-        NotFound,
+        NotFound = 404,
         /// The task already ended: COMPLETED, FAILED or CANCELLED (`task_not_cancellable`).
-        Conflict,
+        Conflict = 409,
         /// The task was deleted after its retention period (`task_expired`).
-        Gone,
+        Gone = 410,
         /// The database is unavailable (`database_unavailable`).
-        Unavailable,
+        Unavailable = 503,
     }
 }
 
@@ -128,17 +144,17 @@ endpoint_response! {
     bad_request = path_error;
     errors {
         /// The id is not a UUID (`invalid_task_id`).
-        BadRequest,
+        BadRequest = 400,
         /// An API key is required and none valid was given (`unauthorized`).
-        Unauthorized,
+        Unauthorized = 401,
         /// No task has this id, or it belongs to another API key (`task_not_found`).
-        NotFound,
+        NotFound = 404,
         /// Only a FAILED task can be retried (`task_not_retryable`).
-        Conflict,
+        Conflict = 409,
         /// The task was deleted after its retention period (`task_expired`).
-        Gone,
+        Gone = 410,
         /// The database is unavailable (`database_unavailable`).
-        Unavailable,
+        Unavailable = 503,
     }
 }
 
@@ -231,14 +247,11 @@ impl TasksApi {
         let id = task_id.0;
         let cancelled = async {
             let scope = auth.scope(&self.state.api_keys)?;
-            match tasks_repo::cancel(&self.state.db, &scope, id).await? {
-                Change::Done(task) => Ok(task),
-                Change::Refused(status) => Err(ApiError::TaskNotCancellable {
-                    id,
-                    status: status.to_string(),
-                }),
-                Change::Missing => Err(tasks_repo::missing(&self.state.db, &scope, id).await),
-            }
+            let change = tasks_repo::cancel(&self.state.db, &scope, id).await?;
+            changed(&self.state, &scope, id, change, |status| {
+                ApiError::TaskNotCancellable { id, status }
+            })
+            .await
         };
         match cancelled.await {
             Ok(task) => {
@@ -264,23 +277,18 @@ impl TasksApi {
         let id = task_id.0;
         let retried = async {
             let scope = auth.scope(&self.state.api_keys)?;
-            match tasks_repo::retry(&self.state.db, &scope, id, TraceContext::new_root()).await? {
-                Change::Done(task) => Ok(task),
-                Change::Refused(status) => Err(ApiError::TaskNotRetryable {
-                    id,
-                    status: status.to_string(),
-                }),
-                Change::Missing => Err(tasks_repo::missing(&self.state.db, &scope, id).await),
-            }
+            let change =
+                tasks_repo::retry(&self.state.db, &scope, id, TraceContext::new_root()).await?;
+            changed(&self.state, &scope, id, change, |status| {
+                ApiError::TaskNotRetryable { id, status }
+            })
+            .await
         };
         match retried.await {
             Ok(task) => {
                 tracing::info!(task_id = %id, run = task.run, "task queued again");
                 self.state.relay_wakeup.notify_one();
-                RetryTaskResponse::Accepted(
-                    Json(Accepted::processing(id)),
-                    format!("/api/v1/tasks/{id}"),
-                )
+                RetryTaskResponse::Accepted(Json(Accepted::processing(id)), task_url(id))
             }
             Err(err) => err.into(),
         }
