@@ -40,7 +40,7 @@ impl Accepted {
 }
 
 /// Where a task is read: its `Location`.
-pub fn task_url(task_id: Uuid) -> String {
+pub(super) fn task_url(task_id: Uuid) -> String {
     format!("/api/v1/tasks/{task_id}")
 }
 

@@ -1,6 +1,6 @@
-//! Liveness and readiness, following the design's Health rules: ingest is ready when it can
-//! accept uploads, which needs the database and the object store but not the broker (the
-//! outbox keeps jobs while the broker is away; readiness reports it as degraded).
+//! Liveness and readiness. Ingest is ready when it can accept uploads, which needs the
+//! database and the object store but not the broker (the outbox keeps jobs while the broker
+//! is away; readiness reports it as degraded).
 
 use std::time::Duration;
 

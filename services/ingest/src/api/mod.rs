@@ -48,14 +48,14 @@ pub fn service(
 mod tests {
     use serde_json::Value;
 
-    use crate::{app::openapi_json, error::PROBLEM_CONTENT_TYPE, state::AppState};
+    use crate::{error::PROBLEM_CONTENT_TYPE, state::AppState};
 
     /// Every error response of every operation is documented as a problem document, a 503
     /// says when to retry, and a 500 is documented everywhere.
     #[test]
     fn every_error_response_is_documented_as_a_problem() {
         let document: Value =
-            serde_json::from_str(&openapi_json(AppState::offline())).expect("JSON");
+            serde_json::from_str(&super::service(AppState::offline()).spec()).expect("JSON");
         let paths = document["paths"].as_object().expect("paths");
         for operation in paths
             .values()
