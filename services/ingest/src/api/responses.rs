@@ -57,7 +57,9 @@ macro_rules! endpoint_response {
         $crate::api::responses::endpoint_response!(@emit $head $parse $variants $arms $statuses);
     };
 
-    // One error variant: its definition, its arm of the conversion, its status.
+    // One error variant: its definition, its arm of the conversion, its status. The derive
+    // takes the content type only as a literal; the tests check that every error answer
+    // carries `error::PROBLEM_CONTENT_TYPE`.
     (@push [$head:tt $parse:tt [$($variants:tt)*] [$($arms:tt)*] [$($statuses:tt)*]]
         [$($doc:tt)*] $status:tt $variant:ident [$($headers:tt)*] [$($make:tt)*]
         $($rest:tt)*) => {
