@@ -9,7 +9,11 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use imagepipe_entity::idempotency_key;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Statement, sea_query::Expr,
+};
 use uuid::Uuid;
 
 use crate::{db_deadline::timed, error::ApiError};
@@ -45,6 +49,9 @@ pub async fn claim(
     sha256: &[u8],
     ttl: Duration,
 ) -> Result<Claim, ApiError> {
+    // Raw SQL, unlike the rest of this module: a conditional upsert (take the key over only
+    // if it expired or was abandoned) with interval arithmetic on the database's clock reads
+    // best in PostgreSQL's own words.
     let claimed = timed(db.query_one_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "INSERT INTO idempotency_keys (scope, key, request_sha256, expires_at)
@@ -68,46 +75,46 @@ pub async fn claim(
     if claimed.is_some() {
         return Ok(Claim::New);
     }
-    let existing = timed(db.query_one_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT request_sha256, task_id FROM idempotency_keys WHERE scope = $1 AND key = $2",
-        vec![scope.into(), key.into()],
-    )))
-    .await?
-    // Released between our two statements: the first request failed. Ours may go ahead.
-    .ok_or(ApiError::IdempotencyKeyInUse)?;
-    let stored: Vec<u8> = existing
-        .try_get("", "request_sha256")
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let task_id: Option<Uuid> = existing
-        .try_get("", "task_id")
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    match task_id {
-        _ if stored != sha256 => Err(ApiError::IdempotencyKeyReused),
+    let existing =
+        timed(idempotency_key::Entity::find_by_id((scope.to_owned(), key.to_owned())).one(db))
+            .await?
+            // Released between our two statements: the first request failed. Ours may go ahead.
+            .ok_or(ApiError::IdempotencyKeyInUse)?;
+    match existing.task_id {
+        _ if existing.request_sha256 != sha256 => Err(ApiError::IdempotencyKeyReused),
         Some(task_id) => Ok(Claim::Replay(task_id)),
         None => Err(ApiError::IdempotencyKeyInUse),
     }
 }
 
-/// The SQL that records the task on a claimed key, run in the task's own transaction.
-pub fn complete_statement(scope: &str, key: &str, task_id: Uuid) -> Statement {
-    Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "UPDATE idempotency_keys SET task_id = $3 WHERE scope = $1 AND key = $2",
-        vec![scope.into(), key.into(), task_id.into()],
-    )
+/// Record the task on a claimed key, inside the task's own transaction.
+pub async fn complete(
+    txn: &impl ConnectionTrait,
+    scope: &str,
+    key: &str,
+    task_id: Uuid,
+) -> Result<(), DbErr> {
+    this_key(idempotency_key::Entity::update_many(), scope, key)
+        .col_expr(idempotency_key::Column::TaskId, Expr::value(task_id))
+        .exec(txn)
+        .await
+        .map(drop)
 }
 
 /// Give a claim back after the request failed.
 pub async fn release(db: &DatabaseConnection, scope: &str, key: &str) {
-    let released = timed(db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND task_id IS NULL",
-        vec![scope.into(), key.into()],
-    )))
-    .await;
+    let release = this_key(idempotency_key::Entity::delete_many(), scope, key)
+        .filter(idempotency_key::Column::TaskId.is_null());
+    let released = timed(release.exec(db)).await;
     if let Err(err) = released {
         // It expires as abandoned after ABANDONED_AFTER.
         tracing::warn!(%err, "cannot release an idempotency key");
     }
+}
+
+/// The one key `key` of `scope`.
+fn this_key<Q: QueryFilter>(query: Q, scope: &str, key: &str) -> Q {
+    query
+        .filter(idempotency_key::Column::Scope.eq(scope))
+        .filter(idempotency_key::Column::Key.eq(key))
 }

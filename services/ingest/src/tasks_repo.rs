@@ -8,15 +8,15 @@ use chrono::Utc;
 use imagepipe_entity::{outbox, task, task_tombstone};
 use imagepipe_shared::{messages::JobMessage, tasks, trace::TraceContext};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, TransactionTrait,
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
 pub use imagepipe_shared::tasks::client::NewTask;
 
-use crate::{auth::Scope, db_deadline::timed, error::ApiError};
+use crate::{auth::Scope, db_deadline::timed, error::ApiError, idempotency};
 
 /// Insert the task (PENDING) and its job in the outbox, in one transaction: either both are
 /// committed, and the relay will publish the job, or neither is. `idempotency`: the claimed
@@ -34,8 +34,7 @@ pub async fn create(
         let task = tasks::client::create(&txn, new, Utc::now()).await?;
         enqueue(&txn, task.id, payload, trace).await?;
         if let Some((scope, key)) = &idempotency {
-            txn.execute_raw(crate::idempotency::complete_statement(scope, key, task.id))
-                .await?;
+            idempotency::complete(&txn, scope, key, task.id).await?;
         }
         txn.commit().await
     })
