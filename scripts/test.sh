@@ -22,5 +22,10 @@ export IMAGEPIPE_TEST_S3_ENDPOINT="http://$S3_HOST:$S3_PORT"
 # The fault tests run the services as processes too (to SIGKILL and SIGTERM them).
 log "cargo build --workspace --bins"
 cargo build --workspace --bins "$@"
-log "cargo test --workspace"
-cargo test --workspace "$@"
+# Every crate's tests, in parallel, but the end-to-end tests that cut dependencies or kill
+# services (the module `serial`, matched by name)...
+log "cargo test --workspace -- --skip serial::"
+cargo test --workspace "$@" -- --skip serial::
+# ...which run after, apart and one at a time.
+log "cargo test -p imagepipe-tests --test e2e -- serial:: --test-threads=1"
+cargo test -p imagepipe-tests --test e2e "$@" -- serial:: --test-threads=1

@@ -1,17 +1,34 @@
-//! Removing what a test system made: its database, queues and exchanges; also when the test
-//! panicked before calling `cleanup`.
+//! Removing what a test system made: its database, queues, exchanges and buckets; also when
+//! the test panicked before calling `cleanup`. Removal is best effort: a dependency that is
+//! away (a test cut it, or the machine's server is down) must not turn a passing test into a
+//! failure, so errors are ignored.
 
-use imagepipe_shared::topology::Topology;
+use std::time::Duration;
+
+use imagepipe_shared::{config::StorageConfig, storage::Storage, topology::Topology};
 use lapin::{
     Connection, ConnectionProperties,
     options::{ExchangeDeleteOptions, QueueDeleteOptions},
 };
+use rusty_s3::{Credentials, S3Action, UrlStyle};
 use sea_orm::{ConnectionTrait, Database};
 
 use crate::TestSystem;
 
+/// Everything a test system made outside this process, with the means to reach it directly
+/// (never through a test's proxy). Only settings, no clients: `remove` may run on another
+/// runtime than the test's, where the test's pooled connections would not be driven.
+struct Made {
+    admin_url: String,
+    db_name: String,
+    amqp_url: String,
+    topology: Topology,
+    storage_config: StorageConfig,
+}
+
 impl TestSystem {
-    /// Stop the services and delete the database, queues and exchanges of this system.
+    /// Stop the services and delete the database, queues, exchanges and buckets of this
+    /// system.
     pub async fn cleanup(mut self) {
         self.shutdown.cancel();
         for (_, handle) in [self.processor.take(), self.ingest.take()]
@@ -23,34 +40,59 @@ impl TestSystem {
         for handle in std::mem::take(&mut self.services) {
             let _ = handle.await;
         }
-        remove(
-            &self.admin_url,
-            &self.db_name,
-            &self.amqp_url,
-            &self.topology,
-        )
-        .await;
+        self.made().remove().await;
         self.cleaned = true;
+    }
+
+    fn made(&self) -> Made {
+        Made {
+            admin_url: self.admin_url.clone(),
+            db_name: self.db_name.clone(),
+            amqp_url: self.amqp_url.clone(),
+            topology: self.topology.clone(),
+            storage_config: self.storage_config.clone(),
+        }
     }
 }
 
-async fn remove(admin_url: &str, db_name: &str, amqp_url: &str, topology: &Topology) {
-    if let Ok(admin) = Database::connect(admin_url).await {
-        let _ = admin
-            .execute_unprepared(&format!(
-                "DROP DATABASE IF EXISTS \"{db_name}\" WITH (FORCE)"
-            ))
-            .await;
-        admin.close().await.ok();
+impl Made {
+    async fn remove(self) {
+        self.remove_database().await;
+        self.remove_broker_objects().await;
+        if let Ok(storage) = Storage::open(&self.storage_config) {
+            for bucket in [&storage.uploads, &storage.processed] {
+                // S3 deletes only empty buckets.
+                let _ = bucket.delete_all().await;
+                let _ = delete_bucket(&self.storage_config, bucket.name()).await;
+            }
+        }
     }
-    if let Ok(connection) = Connection::connect(amqp_url, ConnectionProperties::default()).await {
+
+    async fn remove_database(&self) {
+        if let Ok(admin) = Database::connect(&self.admin_url).await {
+            let _ = admin
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                    self.db_name
+                ))
+                .await;
+            admin.close().await.ok();
+        }
+    }
+
+    async fn remove_broker_objects(&self) {
+        let Ok(connection) =
+            Connection::connect(&self.amqp_url, ConnectionProperties::default()).await
+        else {
+            return;
+        };
         if let Ok(channel) = connection.create_channel().await {
-            for queue in topology.all_queues() {
+            for queue in self.topology.all_queues() {
                 let _ = channel
                     .queue_delete(queue.into(), QueueDeleteOptions::default())
                     .await;
             }
-            for exchange in topology.all_exchanges() {
+            for exchange in self.topology.all_exchanges() {
                 let _ = channel
                     .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
                     .await;
@@ -58,6 +100,28 @@ async fn remove(admin_url: &str, db_name: &str, amqp_url: &str, topology: &Topol
         }
         connection.close(200, "bye".into()).await.ok();
     }
+}
+
+/// `DELETE` the (empty) bucket `name`, as a presigned request: `object_store` works inside
+/// one bucket and has no call for the bucket itself.
+async fn delete_bucket(config: &StorageConfig, name: &str) -> anyhow::Result<()> {
+    let bucket = rusty_s3::Bucket::new(
+        config.s3_endpoint.parse()?,
+        UrlStyle::Path,
+        name.to_owned(),
+        config.s3_region.clone(),
+    )?;
+    let credentials = Credentials::new(&config.s3_access_key, &config.s3_secret_key);
+    let url = bucket
+        .delete_bucket(&credentials)
+        .sign(Duration::from_secs(60));
+    reqwest::Client::new()
+        .delete(url)
+        .timeout(config.timeout())
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(())
 }
 
 impl Drop for TestSystem {
@@ -68,18 +132,13 @@ impl Drop for TestSystem {
             return;
         }
         self.shutdown.cancel();
-        let (admin_url, db_name, amqp_url, topology) = (
-            self.admin_url.clone(),
-            self.db_name.clone(),
-            self.amqp_url.clone(),
-            self.topology.clone(),
-        );
+        let made = self.made();
         let _ = std::thread::spawn(move || {
             if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
             {
-                runtime.block_on(remove(&admin_url, &db_name, &amqp_url, &topology));
+                runtime.block_on(made.remove());
             }
         })
         .join();

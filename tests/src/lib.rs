@@ -2,45 +2,37 @@
 //! real PostgreSQL, RabbitMQ and S3 server, isolated per test.
 //!
 //! Each [`TestSystem`] gets its own database (created and migrated, dropped afterwards), its
-//! own exchange/queue prefix (deleted afterwards) and its own buckets, and ingest listens on
-//! port 0, so tests run in parallel without seeing each other.
+//! own exchange/queue prefix (deleted afterwards) and its own buckets (deleted afterwards);
+//! ingest listens on port 0 and the workers' health endpoints on ports from [`claim_port`],
+//! so tests run in parallel without seeing each other.
 //!
-//! Endpoints come from the environment, with the local defaults:
-//! `IMAGEPIPE_TEST_DATABASE_URL` (a server URL; the database name is replaced),
-//! `IMAGEPIPE_TEST_AMQP_URL`, `IMAGEPIPE_TEST_S3_ENDPOINT`. Set `TEST_LOG=1` to see the
-//! services' logs.
+//! The services' settings are their typed configs, built from the defaults without reading
+//! the environment (a `DATABASE_URL` where the tests run does not leak in). Endpoints come
+//! from the environment, with the local defaults: `IMAGEPIPE_TEST_DATABASE_SERVER` (a server
+//! URL, e.g. `postgres://postgres@127.0.0.1:5432`, to which each system adds its own
+//! database name), `IMAGEPIPE_TEST_AMQP_URL`, `IMAGEPIPE_TEST_S3_ENDPOINT`. The test files
+//! are read from `IMAGEPIPE_SHARED_DIR` ([`testdata`]). Set `TEST_LOG=1` to see the
+//! services' logs (filtered by `RUST_LOG`).
 
+mod accounting;
 mod cleanup;
+mod configs;
 mod options;
+mod ports;
 mod probes;
 mod process;
 mod proxy;
 mod reference;
 mod system;
+mod testdata;
 mod webhook_receiver;
 
 pub use options::Options;
+pub use ports::claim_port;
+pub use probes::task_id_of;
 pub use process::ServiceProcess;
 pub use proxy::FaultProxy;
 pub use reference::{bt601_reference, mean_abs_diff, upright};
-pub use system::{TestSystem, free_port};
+pub use system::TestSystem;
+pub use testdata::{bad_file, good_image, shared_dir, testdata, testdata_files};
 pub use webhook_receiver::{Received, WebhookReceiver};
-
-use std::path::PathBuf;
-
-/// A file from `../shared/testdata` (beside the project root).
-pub fn testdata(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata")
-        .join(relative)
-}
-
-/// All files in a `../shared/testdata` folder, sorted.
-pub fn testdata_files(folder: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(testdata(folder))
-        .unwrap_or_else(|e| panic!("../shared/testdata/{folder}: {e}"))
-        .map(|entry| entry.expect("readable directory entry").path())
-        .collect();
-    files.sort();
-    files
-}

@@ -66,12 +66,19 @@ impl TestSystem {
     pub async fn upload_accepted(&self, file_name: &str, bytes: Vec<u8>) -> Uuid {
         let response = self.upload(file_name, bytes).await;
         assert_eq!(response.status(), 202, "upload of {file_name} accepted");
-        let body: Value = response.json().await.expect("JSON body");
-        body["task_id"]
-            .as_str()
-            .expect("task_id")
-            .parse()
-            .expect("a UUID")
+        task_id_of(&response.json().await.expect("JSON body"))
+    }
+
+    /// `GET /openapi.json`.
+    pub async fn openapi_document(&self) -> Value {
+        self.http
+            .get(self.url("/openapi.json"))
+            .send()
+            .await
+            .expect("ingest answers")
+            .json()
+            .await
+            .expect("JSON body")
     }
 
     /// `GET /api/v1/tasks/{id}` as JSON, with its status code.
@@ -217,6 +224,17 @@ impl TestSystem {
         self.count("SELECT count(*) AS n FROM tasks").await
     }
 
+    /// Run one SQL statement on the test's database (to set up states no API call makes).
+    pub async fn sql(&self, statement: &str) {
+        self.db
+            .execute_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                statement,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+
     async fn count(&self, sql: &str) -> i64 {
         let row = self
             .db
@@ -268,4 +286,13 @@ impl TestSystem {
         })
         .await;
     }
+}
+
+/// The `task_id` of a task or of an upload's answer.
+pub fn task_id_of(body: &Value) -> Uuid {
+    body["task_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a task_id in {body}"))
+        .parse()
+        .expect("a UUID")
 }

@@ -27,12 +27,14 @@ fn binary(name: &str) -> PathBuf {
 }
 
 impl ServiceProcess {
-    /// Start `binary` (e.g. `imagepipe-processor`) with flags and extra environment.
+    /// Start `binary` (e.g. `imagepipe-processor`) with flags and only the environment
+    /// `env`: the flags carry all its settings (`TestSystem::processor_args`), and a variable
+    /// set where the tests run (`DATABASE_URL`...) must not change them.
     pub fn spawn(name: &str, args: &[String], env: &[(&str, String)]) -> Self {
         let mut command = Command::new(binary(name));
         command
             .args(args)
-            .env("LOG_FORMAT", "pretty")
+            .env_clear()
             .stdin(Stdio::null())
             .kill_on_drop(true);
         for (key, value) in env {

@@ -3,11 +3,8 @@
 
 use std::{sync::Once, time::Duration};
 
-use clap::Parser;
-use imagepipe_ingest::{Application, IngestConfig};
-use imagepipe_processor::ProcessorConfig;
-use imagepipe_result_writer::ResultWriterConfig;
-use imagepipe_shared::{storage::Storage, topology::Topology};
+use imagepipe_ingest::Application;
+use imagepipe_shared::{config::StorageConfig, storage::Storage, topology::Topology};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tokio::task::JoinHandle;
@@ -16,6 +13,8 @@ use uuid::Uuid;
 
 use crate::{
     Options,
+    configs::{ServiceConfigs, Wiring, processor_flags, result_writer_flags},
+    ports::claim_port,
     proxy::{FaultProxy, authority, through},
 };
 
@@ -33,10 +32,6 @@ fn init_logs() {
             });
         }
     });
-}
-
-fn args(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| (*s).to_owned()).collect()
 }
 
 pub struct TestSystem {
@@ -57,11 +52,10 @@ pub struct TestSystem {
     pub(crate) admin_url: String,
     pub(crate) db_name: String,
     pub(crate) amqp_url: String,
-    /// Flags the services of this system get (broker, prefix, buckets, database...).
-    broker_args: Vec<String>,
-    storage_args: Vec<String>,
-    webhook_args: Vec<String>,
-    db_args: Vec<String>,
+    /// The test's own view of the object store (direct), to delete its buckets at cleanup.
+    pub(crate) storage_config: StorageConfig,
+    /// The settings of this system's services (broker, prefix, buckets, database...).
+    configs: ServiceConfigs,
     pub(crate) shutdown: CancellationToken,
     pub(crate) ingest: Option<(CancellationToken, JoinHandle<()>)>,
     pub(crate) processor: Option<(CancellationToken, JoinHandle<()>)>,
@@ -70,48 +64,6 @@ pub struct TestSystem {
     /// Ports of the processor's and the result-writer's health endpoints.
     pub processor_health_port: u16,
     pub result_writer_health_port: u16,
-}
-
-/// A port nobody listens on now (the OS picks it; the service binds it right after).
-/// The result-writer's own flags.
-fn writer_args(options: &Options, health_port: u16) -> Vec<String> {
-    args(&[
-        "--reaper-interval-secs",
-        "1",
-        "--shutdown-grace-secs",
-        "10",
-        "--health-bind",
-        &format!("127.0.0.1:{health_port}"),
-        "--task-timeout-secs",
-        &options.task_timeout_secs.to_string(),
-        "--retention-secs",
-        &options.retention_secs.to_string(),
-        "--retention-interval-secs",
-        "1",
-        "--webhook-poll-ms",
-        "100",
-        "--webhook-retry-min-ms",
-        &options.webhook_retry_min_ms.to_string(),
-    ])
-}
-
-/// Webhook flags: the allow-list first (ingest takes those two), then the secret.
-fn webhook_args(options: &Options) -> Vec<String> {
-    let mut flags = args(&[
-        "--webhook-allowed-hosts",
-        &options.webhook_allowed_hosts.join(","),
-    ]);
-    if let Some(secret) = &options.webhook_secret {
-        flags.extend(args(&["--webhook-secret", secret]));
-    }
-    flags
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 impl TestSystem {
@@ -161,72 +113,39 @@ impl TestSystem {
             None => url.to_owned(),
         };
 
-        let retry_delays = options
-            .retry_delays_ms
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let log_filter = env_or("RUST_LOG", "info");
-        let broker_args = args(&[
-            "--amqp-url",
-            &service_url(&amqp_url, &amqp_proxy),
-            "--amqp-prefix",
-            &format!("test-{id}"),
-            "--retry-delays-ms",
-            &retry_delays,
-            "--log-filter",
-            &log_filter,
-        ]);
-        let storage_args = args(&[
-            "--s3-endpoint",
-            &service_url(&s3_endpoint, &s3_proxy),
-            "--uploads-bucket",
-            &format!("t{id}-uploads"),
-            "--processed-bucket",
-            &format!("t{id}-processed"),
-            "--s3-timeout-ms",
-            "3000",
-            "--s3-unsigned-payload",
-            &options.s3_unsigned_payload.to_string(),
-        ]);
-        let db_args = args(&["--database-url", &service_url(&database_url, &db_proxy)]);
+        let processor_health_port = claim_port();
+        let result_writer_health_port = claim_port();
+        let configs = ServiceConfigs::new(
+            &options,
+            &Wiring {
+                amqp_url: service_url(&amqp_url, &amqp_proxy),
+                amqp_prefix: format!("test-{id}"),
+                database_url: service_url(&database_url, &db_proxy),
+                s3_endpoint: service_url(&s3_endpoint, &s3_proxy),
+                uploads_bucket: format!("t{id}-uploads"),
+                processed_bucket: format!("t{id}-processed"),
+                log_filter: env_or("RUST_LOG", "info"),
+                processor_health_port,
+                result_writer_health_port,
+            },
+        );
 
         // The test's own view, never through a proxy.
-        let storage_config = IngestConfig::try_parse_from(
-            args(&["ingest", "--s3-endpoint", &s3_endpoint])
-                .into_iter()
-                .chain(storage_args[2..].iter().cloned()),
-        )
-        .expect("storage flags")
-        .storage;
+        let mut storage_config = configs.ingest.storage.clone();
+        storage_config.s3_endpoint = s3_endpoint;
         let storage = Storage::connect(&storage_config)
             .await
             .expect("S3 server reachable");
-        let topology = imagepipe_shared::config::AmqpConfig {
-            amqp_url: amqp_url.clone(),
-            amqp_prefix: format!("test-{id}"),
-            retry_delays_ms: options.retry_delays_ms.clone(),
-        }
-        .topology();
+        let mut amqp_config = configs.ingest.amqp.clone();
+        amqp_config.amqp_url = amqp_url.clone();
+        let topology = amqp_config.topology();
 
-        let result_writer_health_port = free_port();
-        let webhook_args = webhook_args(&options);
-        let writer_config = ResultWriterConfig::try_parse_from(
-            args(&["result-writer"])
-                .into_iter()
-                .chain(writer_args(&options, result_writer_health_port))
-                .chain(webhook_args.clone())
-                .chain(broker_args.clone())
-                .chain(storage_args.clone())
-                .chain(db_args.clone()),
-        )
-        .expect("result-writer flags");
         let shutdown = CancellationToken::new();
         let services = vec![tokio::spawn({
             let shutdown = shutdown.clone();
+            let config = configs.result_writer.clone();
             async move {
-                imagepipe_result_writer::run(writer_config, shutdown)
+                imagepipe_result_writer::run(config, shutdown)
                     .await
                     .expect("result-writer runs")
             }
@@ -248,16 +167,14 @@ impl TestSystem {
             admin_url,
             db_name,
             amqp_url,
-            broker_args,
-            storage_args,
-            webhook_args,
-            db_args,
+            storage_config,
+            configs,
             shutdown,
             ingest: None,
             processor: None,
             services,
             cleaned: false,
-            processor_health_port: free_port(),
+            processor_health_port,
             result_writer_health_port,
         };
         system.start_ingest().await;
@@ -269,28 +186,12 @@ impl TestSystem {
 
     /// Start an ingest on a new port (the first, or a replacement after `stop_ingest`).
     pub async fn start_ingest(&mut self) {
-        let config = IngestConfig::try_parse_from(
-            args(&["ingest", "--bind", "127.0.0.1:0", "--outbox-poll-ms", "200"])
-                .into_iter()
-                .chain(args(&[
-                    "--max-upload-bytes",
-                    &self.options.max_upload_bytes.to_string(),
-                    "--upload-memory-bytes",
-                    &self.options.upload_memory_bytes.to_string(),
-                    "--max-backlog",
-                    &self.options.max_backlog.to_string(),
-                    "--api-keys",
-                    &self.options.api_keys.join(","),
-                ]))
-                .chain(self.webhook_args[..2].iter().cloned())
-                .chain(self.broker_args.clone())
-                .chain(self.storage_args.clone())
-                .chain(self.db_args.clone()),
-        )
-        .expect("ingest flags");
-        let app = Application::build(config).await.expect("ingest starts");
-        self.base_url = format!("http://127.0.0.1:{}", app.port());
         let token = self.shutdown.child_token();
+        let app = Application::build(self.configs.ingest.clone(), &token)
+            .await
+            .expect("ingest starts")
+            .expect("ingest was not stopped while starting");
+        self.base_url = format!("http://127.0.0.1:{}", app.port());
         let handle = tokio::spawn({
             let token = token.clone();
             async move { app.run(token).await.expect("ingest runs") }
@@ -306,35 +207,16 @@ impl TestSystem {
         }
     }
 
-    /// The flags a processor of this system is started with (in-process or as a process).
+    /// The flags a processor of this system is started with as a process: the settings of
+    /// the in-process one.
     pub fn processor_args(&self) -> Vec<String> {
-        args(&[
-            "--processing-delay-ms",
-            &self.options.processing_delay_ms.to_string(),
-            "--processor-concurrency",
-            &self.options.processor_concurrency.to_string(),
-            "--max-attempts",
-            &self.options.max_attempts.to_string(),
-            "--shutdown-grace-secs",
-            "10",
-            "--health-bind",
-            &format!("127.0.0.1:{}", self.processor_health_port),
-        ])
-        .into_iter()
-        .chain(self.broker_args.clone())
-        .chain(self.storage_args.clone())
-        .collect()
+        processor_flags(&self.configs.processor)
     }
 
-    /// The flags a result-writer of this system is started with.
+    /// The flags a result-writer of this system is started with as a process: the settings
+    /// of the in-process one.
     pub fn result_writer_args(&self) -> Vec<String> {
-        writer_args(&self.options, self.result_writer_health_port)
-            .into_iter()
-            .chain(self.webhook_args.clone())
-            .chain(self.broker_args.clone())
-            .chain(self.storage_args.clone())
-            .chain(self.db_args.clone())
-            .collect()
+        result_writer_flags(&self.configs.result_writer)
     }
 
     /// Stop the in-process result-writer (a test then runs its own, as a process).
@@ -347,12 +229,7 @@ impl TestSystem {
 
     /// Start the processor (if a test held it back, or after stopping it).
     pub fn start_processor(&mut self) {
-        let config = ProcessorConfig::try_parse_from(
-            args(&["processor"])
-                .into_iter()
-                .chain(self.processor_args()),
-        )
-        .expect("processor flags");
+        let config = self.configs.processor.clone();
         let token = self.shutdown.child_token();
         let handle = tokio::spawn({
             let token = token.clone();

@@ -1,17 +1,15 @@
 //! Who may use the API (API keys, off by default), and how long tasks are kept (retention,
 //! with 410 for ids that expired).
 
-#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
-
 use std::time::Duration;
 
-use imagepipe_tests::{Options, TestSystem, testdata};
+use imagepipe_tests::{Options, TestSystem, good_image};
 use reqwest::Method;
 use serde_json::Value;
 use uuid::Uuid;
 
 fn logo() -> Vec<u8> {
-    std::fs::read(testdata("good/logo.png")).unwrap()
+    good_image("logo.png")
 }
 
 #[tokio::test]
@@ -122,15 +120,7 @@ async fn with_api_keys_every_endpoint_needs_one_and_each_key_sees_only_its_tasks
     assert_ne!(with_key("key-alice").await, with_key("key-bob").await);
 
     // The OpenAPI document declares the scheme, so Swagger UI can send it.
-    let spec: Value = system
-        .http
-        .get(system.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = system.openapi_document().await;
     assert_eq!(
         spec["components"]["securitySchemes"]["ApiKey"]["name"],
         "X-API-Key"

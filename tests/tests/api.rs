@@ -1,7 +1,5 @@
 //! The HTTP surface: documents, health, unknown and malformed ids.
 
-#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
-
 use imagepipe_tests::{Options, TestSystem};
 use serde_json::Value;
 
@@ -9,15 +7,7 @@ use serde_json::Value;
 async fn openapi_document_lists_both_endpoints_and_swagger_ui_is_served() {
     let system = TestSystem::start(Options::default()).await;
 
-    let spec: Value = system
-        .http
-        .get(system.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = system.openapi_document().await;
     let paths = spec["paths"].as_object().expect("paths");
     assert!(
         paths["/api/v1/analyze"]["post"].is_object(),

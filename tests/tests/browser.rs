@@ -6,8 +6,6 @@
 //! `apt-get install -y chromium` and `npm ci --prefix tests/browser`, which scripts/test.sh
 //! does. Leaves the page's screenshot in `target/browser/page.png`.
 
-#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
-
 use std::{path::PathBuf, time::Duration};
 
 use imagepipe_tests::{Options, TestSystem, testdata};

@@ -1,13 +1,11 @@
 //! The API never waits on the work: 50 uploads at once are all accepted while the processor
 //! is busy, are processed side by side, and the task endpoint stays fast meanwhile.
 
-#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
-
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
-use imagepipe_tests::{Options, TestSystem, testdata};
+use imagepipe_tests::{Options, TestSystem, good_image};
 
 const UPLOADS: usize = 50;
 const DELAY_MS: u64 = 3000;
@@ -20,7 +18,7 @@ async fn fifty_uploads_at_once_are_accepted_processed_concurrently_and_all_compl
         ..Options::default()
     })
     .await;
-    let bytes = std::fs::read(testdata("good/rocket.jpg")).unwrap();
+    let bytes = good_image("rocket.jpg");
 
     let uploads = (0..UPLOADS).map(|i| {
         let bytes = bytes.clone();

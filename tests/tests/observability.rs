@@ -1,12 +1,10 @@
 //! Seeing it work: live progress over Server-Sent Events, Prometheus metrics on every
 //! service, and one trace id carried from the upload through the job to the status events.
 
-#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
-
 use std::time::Duration;
 
 use futures::StreamExt;
-use imagepipe_tests::{Options, TestSystem, testdata};
+use imagepipe_tests::{Options, TestSystem, bad_file, good_image};
 use lapin::{
     Connection, ConnectionProperties,
     options::{BasicGetOptions, BasicNackOptions},
@@ -16,7 +14,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 fn logo() -> Vec<u8> {
-    std::fs::read(testdata("good/logo.png")).unwrap()
+    good_image("logo.png")
 }
 
 /// Read a Server-Sent Events stream to its end: the `status` events' JSON, in order.
@@ -122,12 +120,7 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 async fn every_service_serves_prometheus_metrics_of_what_it_did() {
     let system = TestSystem::start(Options::default()).await;
     let id = system.upload_accepted("logo.png", logo()).await;
-    let refused = system
-        .upload(
-            "x.jpg",
-            std::fs::read(testdata("bad/not-an-image.jpg")).unwrap(),
-        )
-        .await;
+    let refused = system.upload("x.jpg", bad_file("not-an-image.jpg")).await;
     assert_eq!(refused.status(), 415);
     assert_eq!(
         system.wait_terminal(id, Duration::from_secs(60)).await["status"],

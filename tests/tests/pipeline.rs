@@ -1,12 +1,11 @@
 //! Upload to result, on the real services: every test photograph is processed into BT.601
 //! grayscale of the same size; every hostile file gets its documented outcome.
 
-#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
-
 use std::time::Duration;
 
 use imagepipe_tests::{
-    Options, TestSystem, bt601_reference, mean_abs_diff, testdata, testdata_files, upright,
+    Options, TestSystem, bad_file, bt601_reference, good_image, mean_abs_diff, testdata_files,
+    upright,
 };
 use serde_json::Value;
 
@@ -86,14 +85,13 @@ async fn problem(response: reqwest::Response) -> (u16, String, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_files_get_exactly_their_documented_outcomes() {
     let system = TestSystem::start(Options::default()).await;
-    let read = |name: &str| std::fs::read(testdata(&format!("bad/{name}"))).unwrap();
 
     for (file, status, code) in [
         ("empty.png", 422, "empty_file"),
         ("not-an-image.jpg", 415, "unsupported_media_type"),
         ("bomb-30000x30000.png", 422, "image_too_large"),
     ] {
-        let (got, content_type, body) = problem(system.upload(file, read(file)).await).await;
+        let (got, content_type, body) = problem(system.upload(file, bad_file(file)).await).await;
         assert_eq!(got, status, "{file}: {body}");
         assert_eq!(content_type, "application/problem+json", "{file}");
         assert_eq!(body["code"], code, "{file}: {body}");
@@ -107,7 +105,7 @@ async fn hostile_files_get_exactly_their_documented_outcomes() {
 
     // The header of a truncated JPEG is fine, so it is accepted, then fails once, for good.
     let task_id = system
-        .upload_accepted("truncated.jpg", read("truncated.jpg"))
+        .upload_accepted("truncated.jpg", bad_file("truncated.jpg"))
         .await;
     let task = system.wait_terminal(task_id, DEADLINE).await;
     assert_eq!(task["status"], "FAILED", "{task}");
@@ -146,7 +144,7 @@ async fn an_upload_over_the_limit_is_413_and_keeps_nothing() {
     })
     .await;
     // rocket.jpg is 112 kB: over this system's limit.
-    let bytes = std::fs::read(testdata("good/rocket.jpg")).unwrap();
+    let bytes = good_image("rocket.jpg");
     let (status, content_type, body) = problem(system.upload("rocket.jpg", bytes).await).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(content_type, "application/problem+json");
@@ -208,7 +206,7 @@ async fn a_large_upload_streams_to_the_store_byte_for_byte_and_completes() {
 #[tokio::test]
 async fn uploads_kept_in_memory_spilled_to_disk_or_spooled_to_disk_are_stored_unchanged() {
     use imagepipe_ingest::MEMORY_SPOOL_MAX;
-    let small = std::fs::read(testdata("good/rocket.jpg")).unwrap();
+    let small = good_image("rocket.jpg");
     // Over the in-memory limit, under one multipart part: starts in memory, then spills.
     let medium = noise_png(800, 600);
     assert!(small.len() < MEMORY_SPOOL_MAX, "{} bytes", small.len());
@@ -237,7 +235,7 @@ async fn with_unsigned_payloads_originals_and_results_are_stored_and_completed()
         ..Options::default()
     })
     .await;
-    let bytes = std::fs::read(testdata("good/rocket.jpg")).unwrap();
+    let bytes = good_image("rocket.jpg");
     assert_stored_unchanged(&system, "rocket.jpg", bytes).await;
     system.cleanup().await;
 }

@@ -1,7 +1,5 @@
 //! The deployment files and the docs set and name only settings the services really read.
 
-#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use clap::CommandFactory;

@@ -1,15 +1,13 @@
 //! Status only moves forward: duplicate, late and out-of-order events change nothing; a job
 //! delivered twice yields one result; stuck tasks are reaped; unreadable jobs are parked.
 
-#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
-
 use std::time::Duration;
 
 use chrono::Utc;
 use imagepipe_entity::task::{self, TaskStatus};
 use imagepipe_result_writer::transitions::{Applied, apply_event};
 use imagepipe_shared::messages::{ErrorCode, JobMessage, StatusEvent, TaskFailure};
-use imagepipe_tests::{Options, TestSystem, testdata};
+use imagepipe_tests::{Options, TestSystem, good_image};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use uuid::Uuid;
 
@@ -136,7 +134,7 @@ async fn events_move_a_task_forward_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_delivered_twice_yields_one_result_and_one_final_state() {
     let system = TestSystem::start(Options::default()).await;
-    let bytes = std::fs::read(testdata("good/coffee.png")).unwrap();
+    let bytes = good_image("coffee.png");
     let id = system.upload_accepted("coffee.png", bytes).await;
     let first = system.wait_terminal(id, Duration::from_secs(60)).await;
     assert_eq!(first["status"], "COMPLETED");
@@ -205,7 +203,7 @@ async fn a_task_nobody_processes_is_reaped_as_timed_out() {
         ..Options::default()
     })
     .await;
-    let bytes = std::fs::read(testdata("good/camera.png")).unwrap();
+    let bytes = good_image("camera.png");
     let id = system.upload_accepted("camera.png", bytes).await;
     let task = system.wait_terminal(id, Duration::from_secs(30)).await;
     assert_eq!(task["status"], "FAILED");

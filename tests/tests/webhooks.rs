@@ -1,31 +1,28 @@
 //! Completion webhooks: signed, retried until received, durable across a restart, and only
 //! ever sent to allowed hosts.
 
-#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
-
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use imagepipe_tests::{
-    Options, Received, ServiceProcess, TestSystem, WebhookReceiver, free_port, testdata,
+    Options, Received, TestSystem, WebhookReceiver, bad_file, good_image, task_id_of,
 };
 use reqwest::Method;
 use serde_json::Value;
 use sha2::Sha256;
-use uuid::Uuid;
 
 const SECRET: &str = "test-webhook-secret";
 
-fn logo() -> Vec<u8> {
-    std::fs::read(testdata("good/logo.png")).unwrap()
+pub(crate) fn logo() -> Vec<u8> {
+    good_image("logo.png")
 }
 
-fn with_callback(bytes: Vec<u8>, url: &str) -> reqwest::multipart::Form {
+pub(crate) fn with_callback(bytes: Vec<u8>, url: &str) -> reqwest::multipart::Form {
     TestSystem::file_form("logo.png", bytes).text("callback_url", url.to_owned())
 }
 
 /// Check the signature the way a receiver would, independently of the sender's code.
-fn verify(received: &Received) -> Value {
+pub(crate) fn verify(received: &Received) -> Value {
     let header = &received.headers["imagepipe-signature"];
     let (t, v1) = header.split_once(',').unwrap();
     let timestamp: i64 = t.strip_prefix("t=").unwrap().parse().unwrap();
@@ -44,7 +41,7 @@ fn verify(received: &Received) -> Value {
     serde_json::from_slice(&received.body).unwrap()
 }
 
-async fn delivered(
+pub(crate) async fn delivered(
     system: &TestSystem,
     receiver: &WebhookReceiver,
     deadline: Duration,
@@ -57,7 +54,7 @@ async fn delivered(
     receiver.received()
 }
 
-fn options(port: u16) -> Options {
+pub(crate) fn options(port: u16) -> Options {
     Options {
         webhook_allowed_hosts: vec![format!("127.0.0.1:{port}")],
         webhook_secret: Some(SECRET.to_owned()),
@@ -74,11 +71,7 @@ async fn a_completed_task_posts_a_signed_webhook_retried_until_received() {
         .upload_form(with_callback(logo(), &receiver.url()), &[])
         .await;
     assert_eq!(response.status(), 202);
-    let task_id: Uuid = response.json::<Value>().await.unwrap()["task_id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let task_id = task_id_of(&response.json().await.unwrap());
 
     let requests = delivered(&system, &receiver, Duration::from_secs(60)).await;
     assert_eq!(
@@ -121,7 +114,7 @@ async fn failed_and_cancelled_tasks_post_their_outcome_too() {
         ..options(receiver.port)
     })
     .await;
-    let truncated = std::fs::read(testdata("bad/truncated.jpg")).unwrap();
+    let truncated = bad_file("truncated.jpg");
     let failed = system
         .upload_form(with_callback(truncated, &receiver.url()), &[])
         .await;
@@ -198,34 +191,5 @@ async fn callbacks_to_hosts_off_the_allow_list_are_refused_and_nothing_is_kept()
         .upload_form(with_callback(logo(), &receiver.url()), &[])
         .await;
     assert_eq!(response.status(), 422);
-    system.cleanup().await;
-}
-
-#[tokio::test]
-async fn a_pending_webhook_survives_a_result_writer_restart() {
-    // The receiver is down at first: the delivery keeps failing.
-    let port = free_port();
-    let mut system = TestSystem::start(options(port)).await;
-    let url = format!("http://127.0.0.1:{port}/hook");
-    let response = system.upload_form(with_callback(logo(), &url), &[]).await;
-    assert_eq!(response.status(), 202);
-    let task_id: Uuid = response.json::<Value>().await.unwrap()["task_id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    system.wait_terminal(task_id, Duration::from_secs(60)).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-
-    // The result-writer goes away; the receiver comes up; a new result-writer delivers.
-    system.stop_result_writer().await;
-    let receiver = WebhookReceiver::start(port, 0).await;
-    let writer =
-        ServiceProcess::spawn("imagepipe-result-writer", &system.result_writer_args(), &[]);
-    let requests = delivered(&system, &receiver, Duration::from_secs(60)).await;
-    let body = verify(requests.last().unwrap());
-    assert_eq!(body["task_id"], task_id.to_string());
-    assert_eq!(body["event"], "task.completed");
-    writer.terminate(Duration::from_secs(30)).await;
     system.cleanup().await;
 }

@@ -2,39 +2,21 @@
 //! processor every time. The killed service runs as its own process; the rest of the system
 //! runs in the test. These tests run one at a time.
 
-#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
-
 use std::time::Duration;
 
-use imagepipe_tests::{Options, ServiceProcess, TestSystem, testdata};
-use tokio::sync::Mutex;
+use imagepipe_tests::{Options, ServiceProcess, TestSystem, good_image};
 use uuid::Uuid;
 
-static SERIAL: Mutex<()> = Mutex::const_new(());
+use super::one_at_a_time;
 
 const DEADLINE: Duration = Duration::from_secs(90);
-
-fn image(name: &str) -> Vec<u8> {
-    std::fs::read(testdata(&format!("good/{name}"))).unwrap()
-}
 
 async fn upload_some(system: &TestSystem, names: &[&str]) -> Vec<Uuid> {
     let mut tasks = Vec::new();
     for name in names {
-        tasks.push(system.upload_accepted(name, image(name)).await);
+        tasks.push(system.upload_accepted(name, good_image(name)).await);
     }
     tasks
-}
-
-/// Every task COMPLETED, once, with its result stored; work queue empty.
-async fn all_completed(system: &TestSystem, tasks: &[Uuid]) {
-    for id in tasks {
-        let task = system.wait_terminal(*id, DEADLINE).await;
-        assert_eq!(task["status"], "COMPLETED", "{task}");
-        let key = task["result"]["key"].as_str().unwrap();
-        assert!(system.storage.processed.exists(key).await.unwrap());
-    }
-    assert_eq!(system.queue_depth(&system.topology.jobs_queue()).await, 0);
 }
 
 fn processor(system: &TestSystem, env: &[(&str, String)]) -> ServiceProcess {
@@ -43,7 +25,7 @@ fn processor(system: &TestSystem, env: &[(&str, String)]) -> ServiceProcess {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_processor_killed_mid_task_loses_nothing_and_the_next_one_finishes() {
-    let _serial = SERIAL.lock().await;
+    let _serial = one_at_a_time().await;
     let system = TestSystem::start(Options {
         start_processor: false,
         processing_delay_ms: 3000,
@@ -56,7 +38,7 @@ async fn a_processor_killed_mid_task_loses_nothing_and_the_next_one_finishes() {
     first.kill().await; // SIGKILL in the middle of the simulated inference
 
     let _second = processor(&system, &[]);
-    all_completed(&system, &tasks).await;
+    system.all_completed(&tasks, DEADLINE).await;
     for id in &tasks {
         let (_, task) = system.task(*id).await;
         assert!(task["attempts"].as_i64() >= Some(1), "{task}");
@@ -66,7 +48,7 @@ async fn a_processor_killed_mid_task_loses_nothing_and_the_next_one_finishes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_result_writer_killed_and_restarted_loses_no_event() {
-    let _serial = SERIAL.lock().await;
+    let _serial = one_at_a_time().await;
     let mut system = TestSystem::start(Options {
         processing_delay_ms: 500,
         ..Options::default()
@@ -87,14 +69,14 @@ async fn a_result_writer_killed_and_restarted_loses_no_event() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let _writer =
         ServiceProcess::spawn("imagepipe-result-writer", &system.result_writer_args(), &[]);
-    all_completed(&system, &tasks).await;
+    system.all_completed(&tasks, DEADLINE).await;
     assert_eq!(system.queue_depth(&system.topology.events_queue()).await, 0);
     system.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_work_exits_cleanly_and_loses_nothing() {
-    let _serial = SERIAL.lock().await;
+    let _serial = one_at_a_time().await;
     let mut system = TestSystem::start(Options {
         start_processor: false,
         processing_delay_ms: 2000,
@@ -114,13 +96,13 @@ async fn sigterm_during_work_exits_cleanly_and_loses_nothing() {
 
     // Whatever it had not taken is still queued; a new processor finishes it.
     system.start_processor();
-    all_completed(&system, &tasks).await;
+    system.all_completed(&tasks, DEADLINE).await;
     system.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_that_crashes_every_processor_ends_parked_and_failed_and_the_others_complete() {
-    let _serial = SERIAL.lock().await;
+    let _serial = one_at_a_time().await;
     let system = TestSystem::start(Options {
         start_processor: false,
         processor_concurrency: 1,
@@ -128,7 +110,7 @@ async fn a_job_that_crashes_every_processor_ends_parked_and_failed_and_the_other
     })
     .await;
     let poison = system
-        .upload_accepted("poison.png", image("logo.png"))
+        .upload_accepted("poison.png", good_image("logo.png"))
         .await;
     let others = upload_some(&system, &["rocket.jpg", "coffee.png"]).await;
     let hook = [("IMAGEPIPE_TEST_CRASH_ON_TASK", poison.to_string())];
@@ -162,6 +144,6 @@ async fn a_job_that_crashes_every_processor_ends_parked_and_failed_and_the_other
         .await;
 
     let _worker = processor(&system, &[]);
-    all_completed(&system, &others).await;
+    system.all_completed(&others, DEADLINE).await;
     system.cleanup().await;
 }

@@ -3,62 +3,18 @@
 //! every accepted task still ends in exactly one terminal state, with the API answering
 //! throughout. These tests run one at a time.
 
-#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
-
 use std::time::{Duration, Instant};
 
-use imagepipe_tests::{Options, TestSystem, testdata};
+use imagepipe_tests::{Options, TestSystem, good_image, task_id_of};
 use serde_json::Value;
-use tokio::sync::Mutex;
-use uuid::Uuid;
 
-/// Fault tests are heavy and timing-sensitive on two cores: one at a time.
-static SERIAL: Mutex<()> = Mutex::const_new(());
+use super::one_at_a_time;
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
-fn image(name: &str) -> Vec<u8> {
-    std::fs::read(testdata(&format!("good/{name}"))).unwrap()
-}
-
-/// The accounting every scenario ends with: each task in exactly one terminal state, every
-/// COMPLETED task's result in the bucket, the work and retry queues empty.
-async fn account(system: &TestSystem, tasks: &[Uuid]) -> Vec<Value> {
-    let mut finals = Vec::new();
-    for id in tasks {
-        let task = system.wait_terminal(*id, DEADLINE).await;
-        if task["status"] == "COMPLETED" {
-            let key = task["result"]["key"].as_str().unwrap();
-            assert!(
-                system.storage.processed.exists(key).await.unwrap(),
-                "result of {id} stored"
-            );
-        } else {
-            assert!(
-                task["error"]["code"].is_string(),
-                "FAILED with a reason: {task}"
-            );
-        }
-        finals.push(task);
-    }
-    let mut queues = vec![system.topology.jobs_queue()];
-    queues.extend(
-        system
-            .topology
-            .retry_delays()
-            .iter()
-            .map(|d| system.topology.retry_queue(*d)),
-    );
-    for queue in queues {
-        assert_eq!(system.queue_depth(&queue).await, 0, "{queue} is empty");
-    }
-    assert_eq!(system.outbox_len().await, 0, "outbox drained");
-    finals
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_store_outage_within_the_retry_budget_completes_everything_with_retries() {
-    let _serial = SERIAL.lock().await;
+    let _serial = one_at_a_time().await;
     let system = TestSystem::start(Options {
         processing_delay_ms: 1500,
         max_attempts: 8,
@@ -69,7 +25,7 @@ async fn object_store_outage_within_the_retry_budget_completes_everything_with_r
     .await;
     let mut tasks = Vec::new();
     for name in ["rocket.jpg", "coffee.png", "chelsea.png", "camera.png"] {
-        tasks.push(system.upload_accepted(name, image(name)).await);
+        tasks.push(system.upload_accepted(name, good_image(name)).await);
     }
     // Cut the object store while the jobs are in their simulated inference.
     system.wait_processing(tasks[0], DEADLINE).await;
@@ -86,7 +42,7 @@ async fn object_store_outage_within_the_retry_budget_completes_everything_with_r
 
     // Meanwhile, an upload cannot be stored: a fast 503 with Retry-After, and nothing kept.
     let started = Instant::now();
-    let response = system.upload("rocket.jpg", image("rocket.jpg")).await;
+    let response = system.upload("rocket.jpg", good_image("rocket.jpg")).await;
     assert_eq!(response.status(), 503);
     assert!(started.elapsed() < Duration::from_secs(10), "503 came fast");
     assert!(response.headers().contains_key("retry-after"));
@@ -104,7 +60,7 @@ async fn object_store_outage_within_the_retry_budget_completes_everything_with_r
         .wait_worker_readiness(processor, 200, "processor ready again")
         .await;
 
-    let finals = account(&system, &tasks).await;
+    let finals = system.account(&tasks, DEADLINE).await;
     for task in &finals {
         assert_eq!(task["status"], "COMPLETED", "{task}");
     }
@@ -118,7 +74,7 @@ async fn object_store_outage_within_the_retry_budget_completes_everything_with_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_store_outage_past_the_retry_budget_fails_tasks_and_keeps_the_jobs() {
-    let _serial = SERIAL.lock().await;
+    let _serial = one_at_a_time().await;
     let system = TestSystem::start(Options {
         processing_delay_ms: 2000,
         max_attempts: 3,
@@ -129,13 +85,13 @@ async fn object_store_outage_past_the_retry_budget_fails_tasks_and_keeps_the_job
     .await;
     let mut tasks = Vec::new();
     for name in ["rocket.jpg", "coffee.png"] {
-        tasks.push(system.upload_accepted(name, image(name)).await);
+        tasks.push(system.upload_accepted(name, good_image(name)).await);
     }
     // Down before any result can be stored, and for longer than all attempts take.
     system.wait_processing(tasks[0], DEADLINE).await;
     system.s3_proxy.as_ref().unwrap().cut();
 
-    let finals = account(&system, &tasks).await;
+    let finals = system.account(&tasks, DEADLINE).await;
     for task in &finals {
         assert_eq!(task["status"], "FAILED", "{task}");
         assert_eq!(task["error"]["code"], "storage_unavailable", "{task}");
@@ -160,7 +116,7 @@ async fn object_store_outage_past_the_retry_budget_fails_tasks_and_keeps_the_job
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_cut_during_a_burst_keeps_uploads_accepted_and_everything_completes() {
-    let _serial = SERIAL.lock().await;
+    let _serial = one_at_a_time().await;
     let system = TestSystem::start(Options {
         processing_delay_ms: 200,
         proxy_amqp: true,
@@ -175,7 +131,7 @@ async fn broker_cut_during_a_burst_keeps_uploads_accepted_and_everything_complet
         }
         tasks.push(
             system
-                .upload_accepted(&format!("{i}.png"), image("chelsea.png"))
+                .upload_accepted(&format!("{i}.png"), good_image("chelsea.png"))
                 .await,
         );
         if i == 5 {
@@ -197,15 +153,13 @@ async fn broker_cut_during_a_burst_keeps_uploads_accepted_and_everything_complet
     tokio::time::sleep(Duration::from_secs(2)).await;
     proxy.restore();
 
-    for task in account(&system, &tasks).await {
-        assert_eq!(task["status"], "COMPLETED", "{task}");
-    }
+    system.all_completed(&tasks, DEADLINE).await;
     system.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_cut_gives_503_then_recovers_and_the_result_writer_catches_up() {
-    let _serial = SERIAL.lock().await;
+    let _serial = one_at_a_time().await;
     let system = TestSystem::start(Options {
         processing_delay_ms: 1000,
         proxy_db: true,
@@ -214,7 +168,7 @@ async fn database_cut_gives_503_then_recovers_and_the_result_writer_catches_up()
     .await;
     let mut tasks = Vec::new();
     for name in ["rocket.jpg", "coffee.png", "camera.png"] {
-        tasks.push(system.upload_accepted(name, image(name)).await);
+        tasks.push(system.upload_accepted(name, good_image(name)).await);
     }
     let proxy = system.db_proxy.as_ref().unwrap();
     let writer = system.result_writer_health_port;
@@ -229,7 +183,7 @@ async fn database_cut_gives_503_then_recovers_and_the_result_writer_catches_up()
 
     // Uploads get a fast 503, and leave no object behind.
     let started = Instant::now();
-    let response = system.upload("rocket.jpg", image("rocket.jpg")).await;
+    let response = system.upload("rocket.jpg", good_image("rocket.jpg")).await;
     assert_eq!(response.status(), 503);
     assert!(
         started.elapsed() < Duration::from_secs(15),
@@ -263,18 +217,16 @@ async fn database_cut_gives_503_then_recovers_and_the_result_writer_catches_up()
         .await;
     tasks.push(
         system
-            .upload_accepted("chelsea.png", image("chelsea.png"))
+            .upload_accepted("chelsea.png", good_image("chelsea.png"))
             .await,
     );
-    for task in account(&system, &tasks).await {
-        assert_eq!(task["status"], "COMPLETED", "{task}");
-    }
+    system.all_completed(&tasks, DEADLINE).await;
     system.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_committed_but_not_published_when_ingest_stops_is_published_by_the_next() {
-    let _serial = SERIAL.lock().await;
+    let _serial = one_at_a_time().await;
     let mut system = TestSystem::start(Options {
         proxy_amqp: true,
         ..Options::default()
@@ -283,7 +235,7 @@ async fn a_job_committed_but_not_published_when_ingest_stops_is_published_by_the
     // The broker is away at the moment of the commit, and ingest goes away right after.
     system.amqp_proxy.as_ref().unwrap().cut();
     let id = system
-        .upload_accepted("rocket.jpg", image("rocket.jpg"))
+        .upload_accepted("rocket.jpg", good_image("rocket.jpg"))
         .await;
     system.stop_ingest().await;
     assert_eq!(
@@ -294,14 +246,13 @@ async fn a_job_committed_but_not_published_when_ingest_stops_is_published_by_the
 
     system.amqp_proxy.as_ref().unwrap().restore();
     system.start_ingest().await;
-    let task = &account(&system, &[id]).await[0];
-    assert_eq!(task["status"], "COMPLETED", "{task}");
+    system.all_completed(&[id], DEADLINE).await;
     system.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn above_the_backlog_ceiling_uploads_are_shed_with_503_and_accepted_again_after() {
-    let _serial = SERIAL.lock().await;
+    let _serial = one_at_a_time().await;
     let mut system = TestSystem::start(Options {
         start_processor: false,
         max_backlog: 3,
@@ -310,19 +261,20 @@ async fn above_the_backlog_ceiling_uploads_are_shed_with_503_and_accepted_again_
     .await;
     let mut tasks = Vec::new();
     for name in ["rocket.jpg", "coffee.png", "camera.png"] {
-        tasks.push(system.upload_accepted(name, image(name)).await);
+        tasks.push(system.upload_accepted(name, good_image(name)).await);
     }
     // The backlog is measured in the background (every 500 ms): soon uploads are refused.
     let started = Instant::now();
     let problem = loop {
-        let response = system.upload("chelsea.png", image("chelsea.png")).await;
+        let response = system
+            .upload("chelsea.png", good_image("chelsea.png"))
+            .await;
         if response.status() == 503 {
             assert!(response.headers().contains_key("retry-after"));
             break response.json::<Value>().await.unwrap();
         }
         assert_eq!(response.status(), 202);
-        let body: Value = response.json().await.unwrap();
-        tasks.push(body["task_id"].as_str().unwrap().parse().unwrap());
+        tasks.push(task_id_of(&response.json().await.unwrap()));
         assert!(started.elapsed() < DEADLINE, "uploads were never shed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
@@ -344,7 +296,7 @@ async fn above_the_backlog_ceiling_uploads_are_shed_with_503_and_accepted_again_
     system
         .eventually("uploads accepted again", DEADLINE, || async {
             system
-                .upload("chelsea.png", image("chelsea.png"))
+                .upload("chelsea.png", good_image("chelsea.png"))
                 .await
                 .status()
                 == 202

@@ -1,11 +1,11 @@
 //! The processor's own limits, as defence in depth: a job that bypassed ingest's checks still
 //! cannot make it decode an image beyond the pixel limit or exhaust its memory.
 
-#![allow(clippy::unwrap_used)] // A test that cannot go on should stop right there.
-
 use std::time::Duration;
 
-use imagepipe_tests::{Options, ServiceProcess, TestSystem, testdata};
+use imagepipe_tests::{Options, ServiceProcess, TestSystem, bad_file};
+
+use super::one_at_a_time;
 
 /// What the processor may hold at its peak while refusing such a job.
 const PEAK_RSS_LIMIT: u64 = 512 * 1024 * 1024;
@@ -13,12 +13,13 @@ const PEAK_RSS_LIMIT: u64 = 512 * 1024 * 1024;
 #[tokio::test]
 async fn an_over_limit_image_published_straight_to_the_work_queue_fails_without_exhausting_memory()
 {
+    let _serial = one_at_a_time().await;
     let system = TestSystem::start(Options {
         start_processor: false,
         ..Options::default()
     })
     .await;
-    let bomb = std::fs::read(testdata("bad/bomb-30000x30000.png")).unwrap();
+    let bomb = bad_file("bomb-30000x30000.png");
     let id = system
         .enqueue_directly(bomb, "image/png", 30000, 30000)
         .await;

@@ -1,0 +1,20 @@
+//! Tests that cut a dependency (through a test's `FaultProxy`) or kill and stop services run
+//! as processes. They are heavy and timing-sensitive on a small machine, so they run apart
+//! from the parallel suite and one at a time: `scripts/test.sh` runs them in a second pass
+//! with `--test-threads=1`, and each also takes [`one_at_a_time`], so that a run of the whole
+//! binary (`cargo test --test e2e`) still never runs two of them at once.
+
+use tokio::sync::{Mutex, MutexGuard};
+
+mod crashes;
+mod faults;
+mod limits;
+mod openapi;
+mod task_api;
+mod webhooks;
+
+/// Held for the whole of a serial test.
+pub(crate) async fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::const_new(());
+    SERIAL.lock().await
+}
