@@ -1,5 +1,5 @@
-//! Completion webhooks: signed, retried until received, durable across a restart, and only
-//! ever sent to allowed hosts.
+//! Completion webhooks: signed, retried until received, and only ever sent to allowed hosts.
+//! (Durable across a result-writer restart: `serial::webhooks`, which stops one.)
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! The processor's own limits, as defence in depth: a job that bypassed ingest's checks still
-//! cannot make it decode an image beyond the pixel limit or exhaust its memory.
+//! cannot make it decode an image beyond the pixel limit or exhaust its memory. The processor
+//! runs as a process, to measure its peak memory, and is stopped with SIGTERM.
 
 use std::time::Duration;
 
