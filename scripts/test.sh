@@ -19,13 +19,16 @@ ensure_python_tools
 ensure_browser
 
 export IMAGEPIPE_TEST_S3_ENDPOINT="http://$S3_HOST:$S3_PORT"
-# The fault tests run the services as processes too (to SIGKILL and SIGTERM them).
-log "cargo build --workspace --bins"
-cargo build --workspace --bins "$@"
+# The fault tests run the services as processes too (to SIGKILL and SIGTERM them), the
+# processor with its test hooks. Every cargo call below has the same packages and features, so
+# nothing is built twice.
+TEST_BUILD=(--workspace --features imagepipe-processor/test-hooks)
+log "cargo build ${TEST_BUILD[*]} --bins"
+cargo build "${TEST_BUILD[@]}" --bins "$@"
 # Every crate's tests, in parallel, but the end-to-end tests that cut dependencies or kill
 # services (the module `serial`, matched by name)...
-log "cargo test --workspace -- --skip serial::"
-cargo test --workspace "$@" -- --skip serial::
+log "cargo test ${TEST_BUILD[*]} -- --skip serial::"
+cargo test "${TEST_BUILD[@]}" "$@" -- --skip serial::
 # ...which run after, apart and one at a time.
-log "cargo test -p imagepipe-tests --test e2e -- serial:: --test-threads=1"
-cargo test -p imagepipe-tests --test e2e "$@" -- serial:: --test-threads=1
+log "cargo test ${TEST_BUILD[*]} --test e2e -- serial:: --test-threads=1"
+cargo test "${TEST_BUILD[@]}" --test e2e "$@" -- serial:: --test-threads=1

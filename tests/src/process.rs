@@ -27,6 +27,16 @@ fn binary(name: &str) -> PathBuf {
 }
 
 impl ServiceProcess {
+    /// What `binary --version` prints (the processor's names its test hooks when it has them).
+    pub fn version(name: &str) -> String {
+        let output = std::process::Command::new(binary(name))
+            .arg("--version")
+            .env_clear()
+            .output()
+            .expect("the binary runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// Start `binary` (e.g. `imagepipe-processor`) with flags and only the environment
     /// `env`: the flags carry all its settings (`TestSystem::processor_args`), and a variable
     /// set where the tests run (`DATABASE_URL`...) must not change them.

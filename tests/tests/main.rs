@@ -2,11 +2,14 @@
 //! isolated system (`imagepipe_tests::TestSystem`), so they run in parallel.
 //!
 //! The tests under [`serial`] cut dependencies or kill services: they run apart, one at a
-//! time, in a second pass (`scripts/test.sh`):
+//! time, in a second pass. They run the services' binaries too (`cargo build --bins` first),
+//! the processor's with its test hooks. As `scripts/test.sh` does:
 //!
 //! ```text
-//! cargo test --workspace -- --skip serial::
-//! cargo test -p imagepipe-tests --test e2e -- serial:: --test-threads=1
+//! cargo build --workspace --features imagepipe-processor/test-hooks --bins
+//! cargo test --workspace --features imagepipe-processor/test-hooks -- --skip serial::
+//! cargo test --workspace --features imagepipe-processor/test-hooks --test e2e \
+//!     -- serial:: --test-threads=1
 //! ```
 
 // A test that cannot go on should stop right there.

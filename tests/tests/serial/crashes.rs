@@ -114,6 +114,12 @@ async fn a_job_that_crashes_every_processor_ends_parked_and_failed_and_the_other
         .await;
     let others = upload_some(&system, &["rocket.jpg", "coffee.png"]).await;
     let hook = [("IMAGEPIPE_TEST_CRASH_ON_TASK", poison.to_string())];
+    let version = ServiceProcess::version("imagepipe-processor");
+    assert!(
+        version.contains("IMAGEPIPE_TEST_CRASH_ON_TASK"),
+        "the processor binary lacks its test hooks ({version:?}): build it with \
+         `--features imagepipe-processor/test-hooks` (scripts/test.sh does)"
+    );
 
     // A supervisor, as an orchestrator would be: restart the processor whenever it dies.
     let mut restarts = 0;
