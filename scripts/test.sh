@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Run every test: the Kubernetes manifest checks first (offline, seconds), then unit tests and
-# the end-to-end suite against real PostgreSQL, RabbitMQ and an S3 server (started here if
-# none is listening). Extra arguments go to `cargo test`.
+# Run every test: the Kubernetes manifest checks and the test-hooks check first (offline,
+# seconds), then unit tests and the end-to-end suite against real PostgreSQL, RabbitMQ and an
+# S3 server (started here if none is listening). Extra arguments go to `cargo test`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -11,6 +11,8 @@ if ! bash "$ROOT/scripts/validate-manifests.sh"; then
   log "FAILED: the Kubernetes manifests under deploy/k8s (problems above; rerun alone with scripts/validate-manifests.sh)"
   exit 1
 fi
+log "check that production builds lack the test hooks"
+bash "$ROOT/scripts/check-test-hooks.sh"
 ensure_build_tools
 ensure_postgres
 ensure_rabbitmq

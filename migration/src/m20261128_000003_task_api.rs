@@ -8,7 +8,7 @@
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 const UP: &str = r#"
 ALTER TABLE tasks

@@ -241,12 +241,4 @@ impl TestSystem {
         });
         self.processor = Some((token, handle));
     }
-
-    /// Stop the processor gracefully and wait until it has.
-    pub async fn stop_processor(&mut self) {
-        if let Some((token, handle)) = self.processor.take() {
-            token.cancel();
-            let _ = handle.await;
-        }
-    }
 }

@@ -158,8 +158,3 @@ pub fn routes(state: AppState, registry: SharedRegistry) -> impl poem::Endpoint 
         // Outermost, so it sees every answer, errors included, as the client does.
         .with(metrics)
 }
-
-/// The OpenAPI document, as served at `/openapi.json`.
-pub fn openapi_json(state: AppState) -> String {
-    api::service(state).spec()
-}

@@ -45,7 +45,7 @@ fn digest(key: &str) -> [u8; 32] {
 }
 
 /// Stable id of a key's owner: the first 16 hex digits of its SHA-256.
-pub fn owner_id(key: &str) -> String {
+pub(crate) fn owner_id(key: &str) -> String {
     hex::encode(&digest(key)[..8])
 }
 
@@ -59,7 +59,7 @@ pub fn owner_id(key: &str) -> String {
     key_in = "header",
     checker = "known_key"
 )]
-pub struct KeyAuth(String);
+pub(crate) struct KeyAuth(String);
 
 /// Reads the keys the routes registered as request data.
 async fn known_key(request: &Request, key: ApiKey) -> Option<String> {
@@ -69,7 +69,7 @@ async fn known_key(request: &Request, key: ApiKey) -> Option<String> {
 /// What the caller presented: a known key, or nothing usable (allowed when authentication
 /// is off).
 #[derive(SecurityScheme)]
-pub enum Auth {
+pub(crate) enum Auth {
     Key(KeyAuth),
     #[oai(fallback)]
     Anonymous,
@@ -77,7 +77,7 @@ pub enum Auth {
 
 /// Whose tasks a request may see and touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// Authentication is off: every task.
     Everyone,
     /// Only this owner's.
@@ -86,7 +86,7 @@ pub enum Scope {
 
 impl Scope {
     /// The owner recorded on new tasks, and the filter on existing ones.
-    pub fn owner(&self) -> Option<&str> {
+    pub(crate) fn owner(&self) -> Option<&str> {
         match self {
             Self::Everyone => None,
             Self::Owner(owner) => Some(owner),
@@ -94,14 +94,14 @@ impl Scope {
     }
 
     /// Idempotency keys are per owner.
-    pub fn idempotency_scope(&self) -> &str {
+    pub(crate) fn idempotency_scope(&self) -> &str {
         self.owner().unwrap_or("")
     }
 }
 
 impl Auth {
     /// The caller's scope, or 401 when a key is needed and none valid was given.
-    pub fn scope(self, keys: &ApiKeys) -> Result<Scope, ApiError> {
+    pub(crate) fn scope(self, keys: &ApiKeys) -> Result<Scope, ApiError> {
         if !keys.enabled() {
             return Ok(Scope::Everyone);
         }

@@ -44,7 +44,7 @@ impl Backlog {
 }
 
 /// Measure every `interval` until shutdown.
-pub async fn measure(
+pub(crate) async fn measure(
     backlog: Arc<Backlog>,
     metrics: IngestMetrics,
     db: DatabaseConnection,

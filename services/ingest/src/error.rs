@@ -7,10 +7,10 @@ use poem_openapi::{Object, payload::Json};
 use uuid::Uuid;
 
 /// The media type of every error body.
-pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+pub(crate) const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
 /// Seconds a client should wait before retrying after a 503.
-pub const RETRY_AFTER_SECS: u32 = 5;
+pub(crate) const RETRY_AFTER_SECS: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::{db_deadline::timed, error::ApiError};
 
 /// Longest a key may be a header value here.
-pub const MAX_KEY_LEN: usize = 255;
+pub(crate) const MAX_KEY_LEN: usize = 255;
 
 /// A claim older than this whose request never finished (its ingest died) may be taken over.
 /// The claim is taken after the body is read, so it covers only storing and committing.
@@ -27,7 +27,7 @@ const ABANDONED_AFTER: Duration = Duration::from_secs(120);
 
 /// The outcome of presenting a key.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Claim {
+pub(crate) enum Claim {
     /// The key is ours now: go on, and record the task in the same transaction.
     New,
     /// Answer again what the first request answered.
@@ -35,14 +35,14 @@ pub enum Claim {
 }
 
 /// Check a key's shape before anything else.
-pub fn validate(key: &str) -> Result<(), ApiError> {
+pub(crate) fn validate(key: &str) -> Result<(), ApiError> {
     if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
         return Err(ApiError::InvalidIdempotencyKey);
     }
     Ok(())
 }
 
-pub async fn claim(
+pub(crate) async fn claim(
     db: &DatabaseConnection,
     scope: &str,
     key: &str,
@@ -88,7 +88,7 @@ pub async fn claim(
 }
 
 /// Record the task on a claimed key, inside the task's own transaction.
-pub async fn complete(
+pub(crate) async fn complete(
     txn: &impl ConnectionTrait,
     scope: &str,
     key: &str,
@@ -102,7 +102,7 @@ pub async fn complete(
 }
 
 /// Give a claim back after the request failed.
-pub async fn release(db: &DatabaseConnection, scope: &str, key: &str) {
+pub(crate) async fn release(db: &DatabaseConnection, scope: &str, key: &str) {
     let release = this_key(idempotency_key::Entity::delete_many(), scope, key)
         .filter(idempotency_key::Column::TaskId.is_null());
     let released = timed(release.exec(db)).await;

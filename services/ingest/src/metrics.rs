@@ -13,7 +13,7 @@ use prometheus_client::{
 };
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct HttpLabels {
+pub(crate) struct HttpLabels {
     /// The OpenAPI operation id, or a fixed path: never the raw path, whose ids would make
     /// one series per task.
     pub route: String,

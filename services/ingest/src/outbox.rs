@@ -9,9 +9,7 @@
 use std::{sync::Arc, time::Duration};
 
 use futures::future::join_all;
-use imagepipe_shared::{
-    amqp::Publisher, retry, topology::JOB_ROUTING_KEY, trace::TraceContext,
-};
+use imagepipe_shared::{amqp::Publisher, retry, topology::JOB_ROUTING_KEY, trace::TraceContext};
 use lapin::types::FieldTable;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
@@ -23,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 const BATCH: i64 = 100;
 
 #[derive(Debug, thiserror::Error)]
-pub enum RelayError {
+pub(crate) enum RelayError {
     #[error("database: {0}")]
     Database(#[from] DbErr),
     #[error("broker: {0}")]
@@ -31,7 +29,7 @@ pub enum RelayError {
 }
 
 /// Publish whatever is in the outbox whenever woken, and at least every `poll`.
-pub async fn run(
+pub(crate) async fn run(
     db: DatabaseConnection,
     publisher: Arc<Publisher>,
     wakeup: Arc<Notify>,
@@ -62,7 +60,10 @@ pub async fn run(
 }
 
 /// Publish batches until the outbox is empty; returns how many jobs were published.
-pub async fn drain(db: &DatabaseConnection, publisher: &Publisher) -> Result<u64, RelayError> {
+pub(crate) async fn drain(
+    db: &DatabaseConnection,
+    publisher: &Publisher,
+) -> Result<u64, RelayError> {
     let mut total = 0;
     loop {
         let published = relay_batch(db, publisher).await?;

@@ -14,14 +14,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-pub use imagepipe_shared::tasks::client::NewTask;
+pub(crate) use imagepipe_shared::tasks::client::NewTask;
 
 use crate::{auth::Scope, db_deadline::timed, error::ApiError, idempotency};
 
 /// Insert the task (PENDING) and its job in the outbox, in one transaction: either both are
 /// committed, and the relay will publish the job, or neither is. `idempotency`: the claimed
 /// key (scope, key) to record the task on; `trace`: the trace the job continues.
-pub async fn create(
+pub(crate) async fn create(
     db: &DatabaseConnection,
     new: NewTask,
     idempotency: Option<(String, String)>,
@@ -61,7 +61,7 @@ async fn enqueue(
 }
 
 /// The task, if it exists and the scope may see it.
-pub async fn find(
+pub(crate) async fn find(
     db: &DatabaseConnection,
     scope: &Scope,
     id: Uuid,
@@ -80,7 +80,7 @@ fn visible(id: Uuid, owner: Option<&str>) -> Select<task::Entity> {
 
 /// The error for a task id that `find` did not return: 410 if retention deleted it (and the
 /// scope may know), 404 otherwise.
-pub async fn missing(db: &DatabaseConnection, scope: &Scope, id: Uuid) -> ApiError {
+pub(crate) async fn missing(db: &DatabaseConnection, scope: &Scope, id: Uuid) -> ApiError {
     let mut tombstone = task_tombstone::Entity::find_by_id(id);
     if let Some(owner) = scope.owner() {
         tombstone = tombstone.filter(task_tombstone::Column::Owner.eq(owner));
@@ -96,7 +96,7 @@ pub async fn missing(db: &DatabaseConnection, scope: &Scope, id: Uuid) -> ApiErr
 /// One page of tasks, newest first: those older than `before` (ids are UUIDv7, ordered by
 /// creation time), optionally with one status. Asks for one more than `limit`, so the caller
 /// knows whether another page follows.
-pub async fn list(
+pub(crate) async fn list(
     db: &DatabaseConnection,
     scope: &Scope,
     status: Option<task::TaskStatus>,
@@ -119,7 +119,7 @@ pub async fn list(
 }
 
 /// What a conditional change found.
-pub enum Change {
+pub(crate) enum Change {
     Done(Box<task::Model>),
     /// The task exists but is in a state that does not allow it.
     Refused(task::TaskStatus),
@@ -128,7 +128,11 @@ pub enum Change {
 
 /// Cancel a task not yet finished: CANCELLED, with its unpublished job (if any) taken out of
 /// the outbox, in one transaction.
-pub async fn cancel(db: &DatabaseConnection, scope: &Scope, id: Uuid) -> Result<Change, ApiError> {
+pub(crate) async fn cancel(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    id: Uuid,
+) -> Result<Change, ApiError> {
     let owner = scope.owner().map(str::to_owned);
     timed(async {
         let txn = db.begin().await?;
@@ -151,7 +155,7 @@ pub async fn cancel(db: &DatabaseConnection, scope: &Scope, id: Uuid) -> Result<
 
 /// Queue a FAILED task again as a new run: PENDING, attempts from zero, its job in the
 /// outbox, in one transaction.
-pub async fn retry(
+pub(crate) async fn retry(
     db: &DatabaseConnection,
     scope: &Scope,
     id: Uuid,

@@ -29,7 +29,7 @@ use crate::{
 /// request itself is read by [`UploadBody`].
 #[derive(poem_openapi::Multipart)]
 #[allow(dead_code)]
-pub struct UploadForm {
+pub(crate) struct UploadForm {
     /// The image: JPEG, PNG, WebP, GIF, BMP or TIFF, decided from its bytes.
     file: Upload,
     /// Optional URL that receives a signed JSON POST when the task ends (COMPLETED, FAILED or
@@ -41,7 +41,7 @@ pub struct UploadForm {
 const MAX_CALLBACK_URL_LEN: usize = 2048;
 
 /// The multipart body of an upload, not yet read.
-pub struct UploadBody(Multipart);
+pub(crate) struct UploadBody(Multipart);
 
 impl<'a> ApiExtractor<'a> for UploadBody {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
@@ -76,7 +76,7 @@ impl<'a> ApiExtractor<'a> for UploadBody {
 
 /// Where the bytes of an upload wait until they are stored.
 #[derive(Debug)]
-pub enum Spooled {
+pub(crate) enum Spooled {
     /// A small upload, holding its memory slot until dropped.
     Memory(Bytes, OwnedSemaphorePermit),
     /// An anonymous temporary file (gone when dropped), positioned at the start.
@@ -86,7 +86,7 @@ pub enum Spooled {
 /// The uploaded file, spooled: memory stays at one read buffer per upload (or one memory
 /// slot) whatever its size.
 #[derive(Debug)]
-pub struct UploadedFile {
+pub(crate) struct UploadedFile {
     pub file_name: Option<String>,
     pub body: Spooled,
     pub len: u64,
@@ -97,7 +97,7 @@ pub struct UploadedFile {
 impl UploadedFile {
     /// Read the format and dimensions from the header (file reads are blocking, so they run
     /// off the async runtime), leaving a file at its start.
-    pub async fn inspect(self, limits: DecodeLimits) -> Result<(Self, Header), ApiError> {
+    pub(crate) async fn inspect(self, limits: DecodeLimits) -> Result<(Self, Header), ApiError> {
         let Self {
             file_name,
             body,
@@ -135,7 +135,7 @@ impl UploadedFile {
 
 /// Everything the form carried.
 #[derive(Debug)]
-pub struct UploadedForm {
+pub(crate) struct UploadedForm {
     pub file: UploadedFile,
     pub callback_url: Option<String>,
 }
@@ -144,7 +144,7 @@ impl UploadBody {
     /// Read the form: the field `file`, failing with 413 as soon as it passes `limit`, and
     /// `callback_url` if present. Other fields are skipped (poem discards their bytes as it
     /// looks for the next field).
-    pub async fn read_form(
+    pub(crate) async fn read_form(
         mut self,
         limit: u64,
         digest: bool,
@@ -284,7 +284,7 @@ async fn read_limited(field: poem::web::Field, limit: u64) -> Result<Bytes, ApiE
 
 /// A client's file name is kept as metadata only (keys never contain it), but it is still
 /// shown back in the API: drop control characters and bound its length.
-pub fn sanitize_file_name(name: &str) -> String {
+pub(crate) fn sanitize_file_name(name: &str) -> String {
     name.chars().filter(|c| !c.is_control()).take(255).collect()
 }
 

@@ -21,16 +21,16 @@ fn asset(body: &'static str, content_type: &str) -> Response {
 }
 
 #[handler]
-pub fn index() -> Response {
+pub(crate) fn index() -> Response {
     asset(INDEX_HTML, "text/html; charset=utf-8")
 }
 
 #[handler]
-pub fn script() -> Response {
+pub(crate) fn script() -> Response {
     asset(APP_JS, "text/javascript; charset=utf-8")
 }
 
 #[handler]
-pub fn stylesheet() -> Response {
+pub(crate) fn stylesheet() -> Response {
     asset(APP_CSS, "text/css; charset=utf-8")
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 const REMEMBER_FOR: Duration = Duration::from_secs(6 * 3600);
 
 #[derive(Default)]
-pub struct Cancellations {
+pub(crate) struct Cancellations {
     inner: Mutex<Inner>,
 }
 
@@ -27,7 +27,7 @@ struct Inner {
 }
 
 /// A job in progress; cancelled when its task is. Forgotten on drop.
-pub struct Running<'a> {
+pub(crate) struct Running<'a> {
     registry: &'a Cancellations,
     task_id: Uuid,
     pub token: CancellationToken,
@@ -46,7 +46,7 @@ impl Cancellations {
     }
 
     /// A task was cancelled: stop it if it runs here, and skip its job if it comes later.
-    pub fn cancel(&self, task_id: Uuid) {
+    pub(crate) fn cancel(&self, task_id: Uuid) {
         let mut inner = self.lock();
         let now = Instant::now();
         inner
@@ -59,7 +59,7 @@ impl Cancellations {
     }
 
     /// Register a job as running; `None` if its task is already cancelled.
-    pub fn start(&self, task_id: Uuid) -> Option<Running<'_>> {
+    pub(crate) fn start(&self, task_id: Uuid) -> Option<Running<'_>> {
         let mut inner = self.lock();
         if inner.heard.contains_key(&task_id) {
             return None;

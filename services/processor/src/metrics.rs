@@ -10,19 +10,19 @@ use prometheus_client::{
 };
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CodeLabels {
+pub(crate) struct CodeLabels {
     pub code: String,
 }
 
 /// A step of a job outside the pixel work and the delay, timed so the per-task overhead can
 /// be taken apart (docs/performance.md).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct StageLabels {
+pub(crate) struct StageLabels {
     pub stage: String,
 }
 
 #[derive(Clone)]
-pub struct ProcessorMetrics {
+pub(crate) struct ProcessorMetrics {
     pub started: Counter,
     pub completed: Counter,
     pub failed: Family<CodeLabels, Counter>,
@@ -37,7 +37,7 @@ pub struct ProcessorMetrics {
 }
 
 impl ProcessorMetrics {
-    pub fn register(registry: &mut Registry) -> Self {
+    pub(crate) fn register(registry: &mut Registry) -> Self {
         let metrics = Self {
             started: Counter::default(),
             completed: Counter::default(),
@@ -107,7 +107,7 @@ impl ProcessorMetrics {
     }
 
     /// Time one step, from `since` to now.
-    pub fn stage(&self, stage: &str, since: std::time::Instant) {
+    pub(crate) fn stage(&self, stage: &str, since: std::time::Instant) {
         self.stage_seconds
             .get_or_create(&StageLabels {
                 stage: stage.to_owned(),
@@ -115,7 +115,7 @@ impl ProcessorMetrics {
             .observe(since.elapsed().as_secs_f64());
     }
 
-    pub fn failed(&self, code: &str) {
+    pub(crate) fn failed(&self, code: &str) {
         self.failed
             .get_or_create(&CodeLabels {
                 code: code.to_owned(),

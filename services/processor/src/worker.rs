@@ -35,7 +35,7 @@ use crate::{
     test_hooks::TestHooks,
 };
 
-pub struct Worker {
+pub(crate) struct Worker {
     storage: Storage,
     publisher: Publisher,
     topology: Topology,
@@ -92,7 +92,7 @@ impl From<KernelError> for JobError {
 }
 
 impl Worker {
-    pub fn new(
+    pub(crate) fn new(
         config: &ProcessorConfig,
         storage: Storage,
         topology: Topology,
@@ -117,7 +117,7 @@ impl Worker {
         }
     }
 
-    pub async fn handle(&self, delivery: Delivery) {
+    pub(crate) async fn handle(&self, delivery: Delivery) {
         let job: JobMessage = match messages::decode(&delivery.data) {
             Ok(job) => job,
             Err(err) => {

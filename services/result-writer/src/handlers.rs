@@ -31,7 +31,7 @@ use crate::{
     transitions::{self, Applied},
 };
 
-pub struct Handlers {
+pub(crate) struct Handlers {
     db: DatabaseConnection,
     storage: Storage,
     metrics: WriterMetrics,
@@ -41,7 +41,7 @@ pub struct Handlers {
 }
 
 impl Handlers {
-    pub fn new(
+    pub(crate) fn new(
         db: DatabaseConnection,
         storage: Storage,
         metrics: WriterMetrics,
@@ -77,7 +77,7 @@ impl Handlers {
         }
     }
 
-    pub async fn status_event(&self, delivery: Delivery) {
+    pub(crate) async fn status_event(&self, delivery: Delivery) {
         let trace = TraceContext::from_amqp(delivery.properties.headers().as_ref());
         let span = tracing::info_span!(
             "event",
@@ -146,7 +146,7 @@ impl Handlers {
         }
     }
 
-    pub async fn dead_letter(&self, delivery: Delivery) {
+    pub(crate) async fn dead_letter(&self, delivery: Delivery) {
         let verdict = dead_letters::judge(&delivery);
         let reason = match &verdict {
             Verdict::Event(event) => {

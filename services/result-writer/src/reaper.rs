@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use sea_orm::DatabaseConnection;
 use imagepipe_shared::periodic::Ticks;
+use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
 use crate::{metrics::WriterMetrics, transitions};

@@ -47,11 +47,6 @@ pub enum StorageError {
 pub const PART_SIZE: usize = 5 * 1024 * 1024;
 
 impl StorageError {
-    /// Whether trying again later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Timeout { .. })
-    }
-
     /// Whether waiting cannot fix it: settings to change, or a bucket to create by hand.
     fn needs_an_operator(&self) -> bool {
         matches!(self, Self::MissingBucket { .. } | Self::Config(_))

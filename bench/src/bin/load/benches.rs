@@ -1,10 +1,10 @@
 //! The benchmarks, one module each; what they share is here. Each prints one JSON object on
 //! stdout; progress goes to stderr.
 
-pub mod e2e;
-pub mod ingest;
-pub mod latency;
-pub mod memory;
+pub(crate) mod e2e;
+pub(crate) mod ingest;
+pub(crate) mod latency;
+pub(crate) mod memory;
 
 use std::{
     collections::BTreeMap,
@@ -23,7 +23,7 @@ use crate::{
     procfs::Services,
 };
 
-pub struct Upload {
+pub(crate) struct Upload {
     pub bytes: Bytes,
     pub name: String,
     pub mime: &'static str,
@@ -50,7 +50,7 @@ impl Upload {
 }
 
 /// `n` uploads of the same file through `concurrency` clients.
-pub async fn upload_many(
+pub(crate) async fn upload_many(
     api: &Api,
     file: &Upload,
     n: usize,
@@ -71,7 +71,7 @@ pub async fn upload_many(
 }
 
 /// Accepted count, refusals by status, accepted ids, latency of every request.
-pub fn tally(samples: &[Sample]) -> (usize, BTreeMap<String, usize>, Vec<Uuid>, Vec<f64>) {
+pub(crate) fn tally(samples: &[Sample]) -> (usize, BTreeMap<String, usize>, Vec<Uuid>, Vec<f64>) {
     let mut refused = BTreeMap::new();
     let mut ids = Vec::new();
     for s in samples {
@@ -84,19 +84,19 @@ pub fn tally(samples: &[Sample]) -> (usize, BTreeMap<String, usize>, Vec<Uuid>, 
     (ids.len(), refused, ids, ms)
 }
 
-pub fn epoch_now() -> f64 {
+pub(crate) fn epoch_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-pub fn emit(value: &Value) {
+pub(crate) fn emit(value: &Value) {
     println!("{value}");
 }
 
 /// What every benchmark against the running system starts from: the file, the API, the
 /// services' pids and the task database.
-pub struct Bench {
+pub(crate) struct Bench {
     pub upload: Upload,
     pub api: Api,
     pub services: Services,
@@ -104,7 +104,7 @@ pub struct Bench {
 }
 
 impl Bench {
-    pub async fn open(target: &Target, file: &Path) -> anyhow::Result<Self> {
+    pub(crate) async fn open(target: &Target, file: &Path) -> anyhow::Result<Self> {
         Ok(Self {
             upload: Upload::read(file)?,
             api: Api::new(&target.ingest_url)?,

@@ -19,20 +19,20 @@ use uuid::Uuid;
 /// One request as the client saw it: status (0 when the request failed without an answer),
 /// time from sending to the last byte of the answer, and the task id of an accepted upload.
 #[derive(Debug, Clone)]
-pub struct Sample {
+pub(crate) struct Sample {
     pub status: u16,
     pub ms: f64,
     pub task_id: Option<Uuid>,
 }
 
 #[derive(Clone)]
-pub struct Api {
+pub(crate) struct Api {
     http: reqwest::Client,
     base: String,
 }
 
 impl Api {
-    pub fn new(base: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(base: &str) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(300))
             .pool_max_idle_per_host(256)
@@ -44,7 +44,7 @@ impl Api {
     }
 
     /// POST /api/v1/analyze with `bytes` as the multipart field `file`.
-    pub async fn upload(&self, name: &str, bytes: Bytes, mime: &str) -> Sample {
+    pub(crate) async fn upload(&self, name: &str, bytes: Bytes, mime: &str) -> Sample {
         let start = Instant::now();
         let len = bytes.len() as u64;
         let result = async {
@@ -85,7 +85,7 @@ impl Api {
     }
 
     /// GET /api/v1/tasks/{id}, the whole body read.
-    pub async fn task(&self, id: Uuid) -> Sample {
+    pub(crate) async fn task(&self, id: Uuid) -> Sample {
         let start = Instant::now();
         let result = async {
             let response = self
@@ -105,7 +105,7 @@ impl Api {
         }
     }
 
-    pub async fn get_text(&self, url: &str) -> anyhow::Result<String> {
+    pub(crate) async fn get_text(&self, url: &str) -> anyhow::Result<String> {
         Ok(self
             .http
             .get(url)
@@ -120,7 +120,7 @@ impl Api {
 /// Run `f(0..n)` with `concurrency` workers (each its own tokio task), each taking the next
 /// index when it is done with one: a closed loop of `concurrency` clients. Returns the results
 /// and the wall time from the first start to the last finish.
-pub async fn closed_loop<T, F, Fut>(n: usize, concurrency: usize, f: F) -> (Vec<T>, Duration)
+pub(crate) async fn closed_loop<T, F, Fut>(n: usize, concurrency: usize, f: F) -> (Vec<T>, Duration)
 where
     T: Send + 'static,
     F: Fn(usize) -> Fut + Send + Sync + 'static,
@@ -155,13 +155,13 @@ where
 }
 
 /// The task database of the system under test.
-pub struct Db {
+pub(crate) struct Db {
     pub conn: DatabaseConnection,
     pub name: String,
 }
 
 impl Db {
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    pub(crate) async fn connect(url: &str) -> anyhow::Result<Self> {
         let conn = Database::connect(url)
             .await
             .with_context(|| format!("connect to {url}"))?;
@@ -185,22 +185,22 @@ impl Db {
         Ok(row.try_get::<i64>("", "n")?)
     }
 
-    pub async fn outbox_len(&self) -> anyhow::Result<i64> {
+    pub(crate) async fn outbox_len(&self) -> anyhow::Result<i64> {
         self.count("SELECT count(*) AS n FROM outbox").await
     }
 
-    pub async fn unfinished(&self) -> anyhow::Result<i64> {
+    pub(crate) async fn unfinished(&self) -> anyhow::Result<i64> {
         self.count("SELECT count(*) AS n FROM tasks WHERE status IN ('PENDING', 'PROCESSING')")
             .await
     }
 
-    pub async fn pending(&self) -> anyhow::Result<i64> {
+    pub(crate) async fn pending(&self) -> anyhow::Result<i64> {
         self.count("SELECT count(*) AS n FROM tasks WHERE status = 'PENDING'")
             .await
     }
 
     /// How many of `ids` are in a terminal state, and how many of those COMPLETED.
-    pub async fn finished(&self, ids: &[Uuid]) -> anyhow::Result<(i64, i64)> {
+    pub(crate) async fn finished(&self, ids: &[Uuid]) -> anyhow::Result<(i64, i64)> {
         let sql = format!(
             "SELECT count(*) FILTER (WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')) AS n,
                     count(*) FILTER (WHERE status = 'COMPLETED') AS c
@@ -217,7 +217,7 @@ impl Db {
 
     /// Per COMPLETED task of `ids`: created→started and started→completed, in ms, and the
     /// epoch seconds of its creation and completion.
-    pub async fn timings(&self, ids: &[Uuid]) -> anyhow::Result<Vec<TaskTiming>> {
+    pub(crate) async fn timings(&self, ids: &[Uuid]) -> anyhow::Result<Vec<TaskTiming>> {
         let sql = format!(
             "SELECT extract(epoch FROM started_at - created_at)::float8 * 1000 AS pickup_ms,
                     extract(epoch FROM completed_at - started_at)::float8 * 1000 AS work_ms,
@@ -243,7 +243,7 @@ impl Db {
     }
 
     /// Wait until the outbox is empty (every accepted job handed to the broker).
-    pub async fn wait_outbox_empty(&self, limit: Duration) -> anyhow::Result<()> {
+    pub(crate) async fn wait_outbox_empty(&self, limit: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
         while self.outbox_len().await? > 0 {
             anyhow::ensure!(start.elapsed() < limit, "outbox not empty after {limit:?}");
@@ -253,7 +253,11 @@ impl Db {
     }
 
     /// Wait until every one of `ids` is in a terminal state; the instant it was seen so.
-    pub async fn wait_finished(&self, ids: &[Uuid], limit: Duration) -> anyhow::Result<Instant> {
+    pub(crate) async fn wait_finished(
+        &self,
+        ids: &[Uuid],
+        limit: Duration,
+    ) -> anyhow::Result<Instant> {
         let start = Instant::now();
         loop {
             let (done, _) = self.finished(ids).await?;
@@ -270,7 +274,7 @@ impl Db {
     }
 
     /// Wait until no task is PENDING or PROCESSING.
-    pub async fn wait_idle(&self, limit: Duration) -> anyhow::Result<()> {
+    pub(crate) async fn wait_idle(&self, limit: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
         while self.unfinished().await? > 0 {
             anyhow::ensure!(
@@ -284,7 +288,7 @@ impl Db {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct TaskTiming {
+pub(crate) struct TaskTiming {
     pub pickup_ms: f64,
     pub work_ms: f64,
     pub created: f64,
@@ -297,7 +301,7 @@ fn id_array(ids: &[Uuid]) -> String {
 }
 
 /// A counter or histogram sum from the processor's OpenMetrics text.
-pub fn metric(text: &str, name: &str) -> f64 {
+pub(crate) fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .filter(|line| {
             line.strip_prefix(name)
@@ -308,7 +312,7 @@ pub fn metric(text: &str, name: &str) -> f64 {
 }
 
 /// The processor's pixel work so far: (seconds, jobs).
-pub async fn kernel_totals(api: &Api, processor_url: &str) -> anyhow::Result<(f64, f64)> {
+pub(crate) async fn kernel_totals(api: &Api, processor_url: &str) -> anyhow::Result<(f64, f64)> {
     let text = api.get_text(&format!("{processor_url}/metrics")).await?;
     Ok((
         metric(&text, "imagepipe_processing_seconds_sum"),
@@ -318,7 +322,7 @@ pub async fn kernel_totals(api: &Api, processor_url: &str) -> anyhow::Result<(f6
 
 /// The processor's per-step timings so far (`imagepipe_job_stage_seconds`): stage → (seconds,
 /// count).
-pub async fn stage_totals(
+pub(crate) async fn stage_totals(
     api: &Api,
     processor_url: &str,
 ) -> anyhow::Result<std::collections::BTreeMap<String, (f64, f64)>> {
@@ -353,7 +357,7 @@ pub async fn stage_totals(
 }
 
 /// Delete every object of both buckets, with the same storage client ingest uses.
-pub async fn cleanup(config: &StorageConfig) -> anyhow::Result<()> {
+pub(crate) async fn cleanup(config: &StorageConfig) -> anyhow::Result<()> {
     let storage = Storage::open(config)?;
     for (name, bucket) in [
         (&config.uploads_bucket, &storage.uploads),

@@ -14,7 +14,7 @@ const TICKS_PER_SEC: f64 = 100.0;
 
 /// The pids of the system under test, as `bench/system.sh` recorded them.
 #[derive(Debug, Clone, Copy)]
-pub struct Services {
+pub(crate) struct Services {
     pub ingest: u32,
     pub processor: u32,
     pub writer: u32,
@@ -24,7 +24,7 @@ pub struct Services {
 }
 
 impl Services {
-    pub fn read(state: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn read(state: &Path) -> anyhow::Result<Self> {
         let pid = |name: &str| -> anyhow::Result<u32> {
             let path = state.join(format!("{name}.pid"));
             let text = std::fs::read_to_string(&path)
@@ -46,7 +46,7 @@ impl Services {
 }
 
 /// utime + stime of a process (all its threads), in ticks.
-pub fn cpu_ticks(pid: u32) -> Option<u64> {
+pub(crate) fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
@@ -58,7 +58,7 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
 }
 
 /// A `/proc/{pid}/status` value in KiB (`VmRSS`, `VmHWM`, ...).
-pub fn status_kib(pid: u32, key: &str) -> Option<u64> {
+pub(crate) fn status_kib(pid: u32, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|line| {
         let value = line.strip_prefix(key)?.strip_prefix(':')?;
@@ -66,13 +66,13 @@ pub fn status_kib(pid: u32, key: &str) -> Option<u64> {
     })
 }
 
-pub fn mib(kib: Option<u64>) -> Value {
+pub(crate) fn mib(kib: Option<u64>) -> Value {
     kib.map_or(Value::Null, |k| json!(round(k as f64 / 1024.0)))
 }
 
 /// Reset a process's peak RSS (VmHWM) to its current RSS (Linux 4.0+; needs to own it or be
 /// root). Only ever used on the system's own services.
-pub fn reset_peak_rss(pid: u32) -> bool {
+pub(crate) fn reset_peak_rss(pid: u32) -> bool {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
@@ -122,7 +122,7 @@ fn processes() -> Vec<(u32, String, String)> {
 
 /// CPU ticks by consumer at one moment.
 #[derive(Debug, Clone)]
-pub struct CpuSnapshot {
+pub(crate) struct CpuSnapshot {
     at: Instant,
     groups: BTreeMap<&'static str, u64>,
     machine: MachineTicks,
@@ -130,7 +130,7 @@ pub struct CpuSnapshot {
 
 /// Snapshot the services, this client, the shared servers they use (the S3 server, the
 /// PostgreSQL backends connected to `database`, all of PostgreSQL, RabbitMQ) and the machine.
-pub fn snapshot(services: Services, database: &str) -> CpuSnapshot {
+pub(crate) fn snapshot(services: Services, database: &str) -> CpuSnapshot {
     let mut groups = BTreeMap::new();
     let mut add = |name: &'static str, ticks: u64| *groups.entry(name).or_insert(0) += ticks;
     add("ingest", cpu_ticks(services.ingest).unwrap_or(0));
@@ -168,7 +168,7 @@ impl CpuSnapshot {
     /// machine's busy seconds (of `cores × wall` available). `other` is what the machine spent
     /// outside the listed consumers, interrupts and steal: other users of the machine (another
     /// engineer's builds and tests), kernel threads.
-    pub fn until(&self, later: &CpuSnapshot) -> Value {
+    pub(crate) fn until(&self, later: &CpuSnapshot) -> Value {
         let secs = |ticks: u64| round(ticks as f64 / TICKS_PER_SEC);
         let mut out = serde_json::Map::new();
         let mut listed = 0;
@@ -199,17 +199,17 @@ impl CpuSnapshot {
         Value::Object(out)
     }
 
-    pub fn ticks(&self, group: &str) -> u64 {
+    pub(crate) fn ticks(&self, group: &str) -> u64 {
         self.groups.get(group).copied().unwrap_or(0)
     }
 }
 
-pub fn ticks_to_ms(ticks: u64) -> f64 {
+pub(crate) fn ticks_to_ms(ticks: u64) -> f64 {
     ticks as f64 * 1000.0 / TICKS_PER_SEC
 }
 
 /// The 1, 5 and 15 minute load averages.
-pub fn loadavg() -> Value {
+pub(crate) fn loadavg() -> Value {
     let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let v: Vec<f64> = text
         .split_whitespace()

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 /// Nearest-rank percentile of sorted samples (`p` in 0..=100): the smallest sample with at
 /// least p% of the samples at or below it.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -12,7 +12,7 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-pub fn median(values: &[f64]) -> f64 {
+pub(crate) fn median(values: &[f64]) -> f64 {
     let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);
     match sorted.len() {
@@ -23,7 +23,7 @@ pub fn median(values: &[f64]) -> f64 {
 }
 
 /// Count, p50, p90, p99, max and mean of millisecond samples.
-pub fn summary(samples: &[f64]) -> Value {
+pub(crate) fn summary(samples: &[f64]) -> Value {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     let mean = if sorted.is_empty() {
@@ -42,7 +42,7 @@ pub fn summary(samples: &[f64]) -> Value {
 }
 
 /// Three decimals are plenty for milliseconds and ratios.
-pub fn round(v: f64) -> f64 {
+pub(crate) fn round(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 

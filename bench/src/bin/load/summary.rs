@@ -157,7 +157,7 @@ fn fmt(v: f64) -> String {
     }
 }
 
-pub fn summarize(files: &[PathBuf]) -> anyhow::Result<()> {
+pub(crate) fn summarize(files: &[PathBuf]) -> anyhow::Result<()> {
     // (bench, scenario, variant) → runs, in the order first seen.
     let mut groups: Vec<((String, String, String), Vec<Value>)> = Vec::new();
     for file in files {

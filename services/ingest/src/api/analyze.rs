@@ -15,7 +15,7 @@ use crate::{
     upload::{Spooled, UploadBody},
 };
 
-pub struct AnalyzeApi {
+pub(crate) struct AnalyzeApi {
     pub state: AppState,
 }
 

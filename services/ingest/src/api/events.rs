@@ -26,7 +26,7 @@ const POLL: Duration = Duration::from_millis(300);
 /// A comment line this often keeps proxies from closing a quiet stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-pub struct EventsApi {
+pub(crate) struct EventsApi {
     pub state: AppState,
 }
 

@@ -18,13 +18,13 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The process is alive and serving HTTP.
 #[handler]
-pub fn live() -> Json<serde_json::Value> {
+pub(crate) fn live() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// Whether uploads can be accepted now.
 #[handler]
-pub async fn ready(state: Data<&AppState>) -> impl IntoResponse {
+pub(crate) async fn ready(state: Data<&AppState>) -> impl IntoResponse {
     let database = tokio::time::timeout(CHECK_TIMEOUT, state.db.execute_unprepared("SELECT 1"))
         .await
         .is_ok_and(|r| r.is_ok());

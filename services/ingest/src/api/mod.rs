@@ -3,7 +3,7 @@
 
 mod analyze;
 mod events;
-pub mod health;
+pub(crate) mod health;
 mod responses;
 mod task_view;
 mod tasks;
@@ -21,7 +21,7 @@ enum ApiTags {
 }
 
 /// The OpenAPI service with all endpoints.
-pub fn service(
+pub(crate) fn service(
     state: AppState,
 ) -> OpenApiService<(analyze::AnalyzeApi, tasks::TasksApi, events::EventsApi), ()> {
     OpenApiService::new(

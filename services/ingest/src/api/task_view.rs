@@ -147,7 +147,7 @@ fn task_example() -> TaskView {
 }
 
 /// A task as the API shows it, with fresh download URLs.
-pub async fn view(state: &AppState, task: task::Model) -> TaskView {
+pub(super) async fn view(state: &AppState, task: task::Model) -> TaskView {
     let storage = &state.storage;
     let original = stored(state, &storage.uploads, &task.original_key).await;
     let result = match &task.result_key {

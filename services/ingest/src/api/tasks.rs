@@ -23,7 +23,7 @@ use crate::{
     tasks_repo::{self, Change},
 };
 
-pub struct TasksApi {
+pub(crate) struct TasksApi {
     pub state: AppState,
 }
 

@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// Benchmark 3: bursts of uploads to all COMPLETED, and the per-task overhead.
-pub async fn run(
+pub(crate) async fn run(
     target: &Target,
     file: &Path,
     burst: usize,

@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// Benchmark 2: ingest under load against the object store's own PUT rate.
-pub async fn run(
+pub(crate) async fn run(
     target: &Target,
     file: &Path,
     uploads: usize,

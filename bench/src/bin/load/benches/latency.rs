@@ -37,7 +37,7 @@ async fn get_many(api: &Api, id: Uuid, n: usize, concurrency: usize) -> Vec<f64>
 }
 
 /// Benchmark 5: GET latency idle, during a burst of uploads, and with the burst queued.
-pub async fn run(
+pub(crate) async fn run(
     target: &Target,
     file: &Path,
     gets: usize,

@@ -66,7 +66,7 @@ fn s3_server_pid() -> Option<u32> {
 }
 
 /// Benchmark 4a: ingest's peak RSS during concurrent uploads of a large file.
-pub async fn ingest(
+pub(crate) async fn ingest(
     target: &Target,
     file: &Path,
     uploads: usize,
@@ -130,7 +130,7 @@ pub async fn ingest(
 
 /// Benchmark 4b: the processor's peak RSS while it holds its full in-flight capacity of jobs
 /// on a large photograph.
-pub async fn processor(
+pub(crate) async fn processor(
     target: &Target,
     file: &Path,
     uploads: Option<usize>,
@@ -208,7 +208,7 @@ pub async fn processor(
 
 /// A PNG of random RGB pixels (incompressible, so its size is its pixels), stored without
 /// compression, at most `bytes` long and within one row of it.
-pub fn make_png(bytes: u64, out: &Path) -> anyhow::Result<()> {
+pub(crate) fn make_png(bytes: u64, out: &Path) -> anyhow::Result<()> {
     const WIDTH: u32 = 2048;
     let row = u64::from(WIDTH) * 3 + 1;
     let encode = |height: u32| -> anyhow::Result<Vec<u8>> {
