@@ -18,6 +18,7 @@
 mod access;
 mod api;
 mod browser;
+mod cancellation;
 mod concurrency;
 mod observability;
 mod openapi;
