@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole system, in release mode, for the load benchmarks: its own database
-# (imagepipe_bench), queue prefix (imagepipe-bench), S3 server (s3s-fs, as scripts/run.sh
-# uses, on 127.0.0.1:19000 with data in .local/bench/s3; BENCH_SHARED_S3=1 uses the one on
+# (imagepipe_bench), queue prefix (imagepipe-bench), S3 server (imagepipe-s3-server in
+# release, as scripts/run.sh uses, on 127.0.0.1:19000 with data in .local/bench/s3; BENCH_SHARED_S3=1 uses the one on
 # S3_ENDPOINT or :9000 instead), buckets (imagepipe-bench-uploads, imagepipe-bench-processed)
 # and ports (18080 ingest, 18081 processor, 18082 result-writer), so it runs beside
 # `scripts/run.sh` and the tests without touching them.
@@ -15,7 +15,8 @@
 # PROCESSING_DELAY_MS=5000, PROCESSOR_CONCURRENCY=8, MAX_UPLOAD_BYTES=20971520,
 # MAX_BACKLOG=10000, LOG_FORMAT=json, RUST_LOG=info, SHUTDOWN_GRACE_SECS=2; any other variable
 # a service reads (see the README's Settings) passes through. BENCH_BUILD=0 skips the build.
-# BENCH_S3_BIN runs another build of s3s-fs (docs/performance.md: one that sets TCP_NODELAY).
+# BENCH_S3_BIN runs another S3 server binary taking imagepipe-s3-server's flags (--bind,
+# --data, --access-key, --secret-key), e.g. a patched build.
 # BENCH_S3_CPUS (e.g. 1) runs the S3 server alone on those CPUs and everything else (the three
 # services, the `load` client, PostgreSQL, RabbitMQ) on the others, as if the object store had
 # a machine of its own; stop puts PostgreSQL and RabbitMQ back on every CPU.
@@ -77,25 +78,27 @@ bench_pid() {
   local file="$BENCH_STATE/$1.pid" pid
   [ -f "$file" ] || return 1
   pid=$(cat "$file")
-  [ -d "/proc/$pid" ] && grep -qE '^(imagepipe-|s3s-fs)' "/proc/$pid/comm" 2>/dev/null && echo "$pid"
+  [ -d "/proc/$pid" ] && grep -qE '^imagepipe-' "/proc/$pid/comm" 2>/dev/null && echo "$pid"
 }
 
-# The benchmark's own S3 server: s3s-fs over a folder of its own, started afresh each time.
+# The benchmark's own S3 server: the workspace's, over a folder of its own, started afresh
+# each time.
 bench_start_s3() {
   [ "${BENCH_SHARED_S3:-0}" = 1 ] && return 0
-  if ! command -v s3s-fs >/dev/null; then
-    log "installing s3s-fs $S3S_VERSION from crates.io (one time, 5-8 minutes)"
-    cargo install "s3s-fs@$S3S_VERSION" --features binary --locked
+  local server=${BENCH_S3_BIN:-$ROOT/target/release/imagepipe-s3-server}
+  if [ -z "${BENCH_S3_BIN:-}" ] && [ "${BENCH_BUILD:-1}" != 0 ]; then
+    cargo build --release --locked -p imagepipe-s3-server
   fi
   if port_open 127.0.0.1 "$BENCH_S3_PORT"; then
     log "port $BENCH_S3_PORT is taken: stop what listens there or set BENCH_S3_PORT"
     return 1
   fi
   rm -rf "$BENCH_S3_DATA" && mkdir -p "$BENCH_S3_DATA" "$BENCH_STATE"
-  nohup "${BENCH_S3_BIN:-s3s-fs}" --host 127.0.0.1 --port "$BENCH_S3_PORT" --access-key "${S3_ACCESS_KEY:-minioadmin}" \
-    --secret-key "${S3_SECRET_KEY:-minioadmin}" "$BENCH_S3_DATA" >"$BENCH_STATE/s3s-fs.log" 2>&1 &
-  echo $! >"$BENCH_STATE/s3s-fs.pid"
-  wait_port 127.0.0.1 "$BENCH_S3_PORT" s3s-fs
+  nohup "$server" --bind "127.0.0.1:$BENCH_S3_PORT" --data "$BENCH_S3_DATA" \
+    --access-key "${S3_ACCESS_KEY:-minioadmin}" --secret-key "${S3_SECRET_KEY:-minioadmin}" \
+    >"$BENCH_STATE/s3-server.log" 2>&1 &
+  echo $! >"$BENCH_STATE/s3-server.pid"
+  wait_port 127.0.0.1 "$BENCH_S3_PORT" "the S3 server"
 }
 
 # The CPUs not in BENCH_S3_CPUS, as a taskset list.
@@ -114,7 +117,7 @@ bench_pin() {
   [ -n "${BENCH_S3_CPUS:-}" ] || return 0
   local others pid name
   others=$(bench_other_cpus)
-  taskset -a -p -c "$BENCH_S3_CPUS" "$(bench_pid s3s-fs)" >/dev/null
+  taskset -a -p -c "$BENCH_S3_CPUS" "$(bench_pid s3-server)" >/dev/null
   for name in "${BENCH_SERVICES[@]}"; do
     taskset -a -p -c "$others" "$(bench_pid "$name")" >/dev/null
   done
@@ -178,10 +181,10 @@ system_stop() {
   bench_delete_queues
   if [ "${BENCH_SHARED_S3:-0}" = 1 ]; then
     [ -x "$ROOT/target/release/load" ] && bench_cleanup_buckets
-  elif pid=$(bench_pid s3s-fs); then
+  elif pid=$(bench_pid s3-server); then
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-    rm -f "$BENCH_STATE/s3s-fs.pid"
+    rm -f "$BENCH_STATE/s3-server.pid"
     rm -rf "$BENCH_S3_DATA"
   fi
   return 0
@@ -235,7 +238,7 @@ system_start() {
 system_status() {
   bench_env
   local name pid
-  for name in "${BENCH_SERVICES[@]}" s3s-fs; do
+  for name in "${BENCH_SERVICES[@]}" s3-server; do
     if pid=$(bench_pid "$name"); then
       echo "$name: pid $pid, VmRSS $(awk '/^VmRSS/ {print $2, $3}' "/proc/$pid/status")"
     else

@@ -19,7 +19,7 @@ pub(crate) struct Services {
     pub processor: u32,
     pub writer: u32,
     /// The system's own S3 server, when `bench/system.sh` started one; otherwise every
-    /// `s3s-fs` or `minio` process counts as the S3 server.
+    /// process that [`is_s3_server`] counts as the S3 server.
     pub s3: Option<u32>,
 }
 
@@ -40,9 +40,15 @@ impl Services {
             ingest: pid("ingest")?,
             processor: pid("processor")?,
             writer: pid("result-writer")?,
-            s3: pid("s3s-fs").ok(),
+            s3: pid("s3-server").ok(),
         })
     }
+}
+
+/// Whether a process name (`/proc/<pid>/comm`, cut at 15 characters) is an S3 server: the
+/// workspace's `imagepipe-s3-server`, s3s-fs or MinIO.
+pub(crate) fn is_s3_server(comm: &str) -> bool {
+    matches!(comm, "imagepipe-s3-se" | "s3s-fs" | "minio")
 }
 
 /// utime + stime of a process (all its threads), in ticks.
@@ -144,7 +150,7 @@ pub(crate) fn snapshot(services: Services, database: &str) -> CpuSnapshot {
     for (pid, comm, cmdline) in processes() {
         let ticks = || cpu_ticks(pid).unwrap_or(0);
         match comm.as_str() {
-            "s3s-fs" | "minio" if services.s3.is_none() => add("s3_server", ticks()),
+            name if is_s3_server(name) && services.s3.is_none() => add("s3_server", ticks()),
             "beam.smp" => add("rabbitmq", ticks()),
             "postgres" => {
                 let t = ticks();

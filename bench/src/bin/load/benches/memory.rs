@@ -61,7 +61,7 @@ fn s3_server_pid() -> Option<u32> {
     std::fs::read_dir("/proc").ok()?.find_map(|entry| {
         let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-        matches!(comm.trim(), "s3s-fs" | "minio").then_some(pid)
+        crate::procfs::is_s3_server(comm.trim()).then_some(pid)
     })
 }
 
