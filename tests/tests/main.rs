@@ -23,6 +23,7 @@ mod concurrency;
 mod observability;
 mod openapi;
 mod pipeline;
+mod readiness;
 mod serial;
 mod settings;
 mod state_machine;

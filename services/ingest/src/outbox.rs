@@ -38,7 +38,7 @@ pub(crate) async fn run(
 ) {
     let mut failures = 0u32;
     loop {
-        match drain(&db, &publisher).await {
+        match pass(&db, &publisher).await {
             Ok(_) => failures = 0,
             Err(err) => {
                 failures += 1;
@@ -57,6 +57,18 @@ pub(crate) async fn run(
             () = shutdown.cancelled() => return,
         }
     }
+}
+
+/// One pass of the relay: open the link to the broker if it is down, then drain the outbox.
+///
+/// Connecting here, on every pass and not only when a job waits, is what keeps readiness's
+/// `broker` check true: the publisher reports a link it has, so without this it would say
+/// `degraded` from start until the first upload, and again after every drop until the next
+/// job. The relay already runs from start, every `poll` and backing off while the broker is
+/// down, so this costs one check of the channel's state per pass when the link is up.
+async fn pass(db: &DatabaseConnection, publisher: &Publisher) -> Result<u64, RelayError> {
+    publisher.connect().await?;
+    drain(db, publisher).await
 }
 
 /// Publish batches until the outbox is empty; returns how many jobs were published.

@@ -1,24 +1,27 @@
 //! Publishing JSON messages, persistent and confirmed by the broker.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use lapin::{
     BasicProperties, Channel, Confirmation, options::BasicPublishOptions, types::FieldTable,
 };
 use serde::Serialize;
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::{AmqpError, Link, timed};
 use crate::topology::Topology;
 
-/// Publishes on one link, reconnecting lazily: a publish on a broken link fails, the link is
-/// dropped, and the next publish opens a new one.
+/// Publishes on one link: a publish on a broken link fails, the link is dropped, and the next
+/// publish (or [`Publisher::connect`]) opens a new one.
 pub struct Publisher {
     url: String,
     name: String,
     topology: Topology,
+    /// The current link. Held only to read or swap it, never while opening one, so that
+    /// readiness reads it at once even while a connect waits on an unreachable broker.
     link: Mutex<Option<Arc<Link>>>,
+    /// Held while opening a link, so that concurrent publishes open one, not one each.
+    opening: tokio::sync::Mutex<()>,
 }
 
 impl Publisher {
@@ -28,6 +31,7 @@ impl Publisher {
             name: name.into(),
             topology,
             link: Mutex::new(None),
+            opening: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -35,23 +39,40 @@ impl Publisher {
         &self.topology
     }
 
+    fn current(&self) -> std::sync::MutexGuard<'_, Option<Arc<Link>>> {
+        // The guarded value is a plain swap, never left half-written: a panic elsewhere while
+        // holding it does not make it wrong.
+        self.link.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn usable_link(&self) -> Option<Arc<Link>> {
+        self.current().as_ref().filter(|l| l.is_usable()).cloned()
+    }
+
     async fn link(&self) -> Result<Arc<Link>, AmqpError> {
-        let mut guard = self.link.lock().await;
-        if let Some(link) = guard.as_ref().filter(|l| l.is_usable()) {
-            return Ok(link.clone());
+        if let Some(link) = self.usable_link() {
+            return Ok(link);
+        }
+        let _opening = self.opening.lock().await;
+        // Another caller may have opened one while this one waited.
+        if let Some(link) = self.usable_link() {
+            return Ok(link);
         }
         let link = Arc::new(Link::open(&self.url, &self.name, &self.topology).await?);
-        *guard = Some(link.clone());
+        *self.current() = Some(link.clone());
         Ok(link)
     }
 
-    /// Whether the last known link is up (for readiness). Does not connect.
-    pub async fn is_connected(&self) -> bool {
-        self.link
-            .lock()
-            .await
-            .as_ref()
-            .is_some_and(|l| l.is_usable())
+    /// Open a link unless a usable one is already open: one try, bounded by the broker
+    /// timeout. Lets a service connect before it has anything to publish.
+    pub async fn connect(&self) -> Result<(), AmqpError> {
+        self.link().await.map(drop)
+    }
+
+    /// Whether the current link is up (for readiness). Does not connect, and never waits for
+    /// a connect in progress.
+    pub fn is_connected(&self) -> bool {
+        self.usable_link().is_some()
     }
 
     /// Publish one message and wait for the broker's confirm. `Ok` means the broker has taken
@@ -97,7 +118,7 @@ impl Publisher {
         let broken = !link.is_usable() || matches!(result, Err(AmqpError::Timeout(_)));
         if result.is_err() && broken {
             // Drop the broken (or unresponsive) link so the next publish reconnects.
-            let mut guard = self.link.lock().await;
+            let mut guard = self.current();
             if guard.as_ref().is_some_and(|l| Arc::ptr_eq(l, &link)) {
                 *guard = None;
             }

@@ -1,6 +1,7 @@
 //! Liveness and readiness. Ingest is ready when it can accept uploads, which needs the
 //! database and the object store but not the broker (the outbox keeps jobs while the broker
-//! is away; readiness reports it as degraded).
+//! is away; readiness reports it as degraded while ingest has no open link to it, which the
+//! outbox relay opens from start and reopens after a drop).
 
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ pub(crate) async fn ready(state: Data<&AppState>) -> impl IntoResponse {
     let object_store = tokio::time::timeout(CHECK_TIMEOUT, state.storage.ping())
         .await
         .is_ok_and(|r| r.is_ok());
-    let broker = state.publisher.is_connected().await;
+    let broker = state.publisher.is_connected();
     let ready = database && object_store;
     let word = |ok: bool, down: &'static str| if ok { "ok" } else { down };
     let body = json!({
