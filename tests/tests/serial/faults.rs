@@ -304,3 +304,36 @@ async fn above_the_backlog_ceiling_uploads_are_shed_with_503_and_accepted_again_
         .await;
     system.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_reports_the_broker_degraded_while_it_is_cut_and_ok_again_after_without_an_upload() {
+    let _serial = one_at_a_time().await;
+    let system = TestSystem::start(Options {
+        start_processor: false,
+        proxy_amqp: true,
+        ..Options::default()
+    })
+    .await;
+    let proxy = system.amqp_proxy.as_ref().unwrap();
+    ingest_reports_the_broker(&system, "ok").await;
+    proxy.cut();
+    ingest_reports_the_broker(&system, "degraded").await;
+    proxy.restore();
+    // Nothing waits to be published: ingest reconnects on its own.
+    ingest_reports_the_broker(&system, "ok").await;
+    assert_eq!(system.task_count().await, 0);
+    system.cleanup().await;
+}
+
+/// Wait until ingest's readiness reports the broker as `word`, ready throughout: the database
+/// and the object store are all it needs.
+async fn ingest_reports_the_broker(system: &TestSystem, word: &str) {
+    let what = format!("ingest reports the broker {word}");
+    system
+        .eventually(&what, Duration::from_secs(15), || async {
+            let (status, body) = system.readiness().await;
+            assert_eq!(status, 200, "{body}");
+            body["checks"]["broker"] == word
+        })
+        .await;
+}
