@@ -1,8 +1,12 @@
 //! A TCP proxy that can cut a dependency without touching the machine's shared services:
-//! `cut` drops every open connection and refuses new ones until `restore`.
+//! `cut` drops every open connection and refuses new ones until `restore`; `black_hole`
+//! keeps every connection, open and new, but carries nothing either way until `restore`.
 //!
 //! To a service behind it, a cut looks like the server going away: connections reset, new
-//! ones closed at once.
+//! ones closed at once. A black hole looks like a server that accepts connections and never
+//! answers (a network partition, a hung server): writes go into the socket's buffers, no
+//! byte comes back, no error either. After `restore`, new connections get through; the held
+//! ones stay dead (until a cut), like connections to a server that vanished.
 
 use std::{
     net::SocketAddr,
@@ -22,6 +26,8 @@ pub struct FaultProxy {
     up: Arc<AtomicBool>,
     /// Bumped on every cut: open connections watch it and close.
     cuts: watch::Sender<u64>,
+    /// While true, no connection carries anything.
+    black_hole: watch::Sender<bool>,
     accept_loop: tokio::task::JoinHandle<()>,
 }
 
@@ -34,28 +40,24 @@ impl FaultProxy {
         let address = listener.local_addr().expect("proxy address");
         let up = Arc::new(AtomicBool::new(true));
         let (cuts, _) = watch::channel(0u64);
+        let (black_hole, _) = watch::channel(false);
         let target = target.to_owned();
         let accept_loop = tokio::spawn({
             let up = up.clone();
             let cuts = cuts.clone();
+            let black_hole = black_hole.clone();
             async move {
                 while let Ok((client, _)) = listener.accept().await {
                     if !up.load(Ordering::SeqCst) {
                         drop(client);
                         continue;
                     }
-                    let mut cut = cuts.subscribe();
-                    let target = target.clone();
-                    tokio::spawn(async move {
-                        let Ok(mut server) = TcpStream::connect(&target).await else {
-                            return;
-                        };
-                        let mut client = client;
-                        tokio::select! {
-                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                            _ = cut.changed() => {}
-                        }
-                    });
+                    tokio::spawn(forward(
+                        client,
+                        target.clone(),
+                        cuts.subscribe(),
+                        black_hole.subscribe(),
+                    ));
                 }
             }
         });
@@ -63,6 +65,7 @@ impl FaultProxy {
             address,
             up,
             cuts,
+            black_hole,
             accept_loop,
         }
     }
@@ -78,10 +81,40 @@ impl FaultProxy {
         self.cuts.send_modify(|n| *n += 1);
     }
 
-    /// Accept and forward connections again.
+    /// Keep accepting connections, and keep the open ones, but carry nothing either way.
+    pub fn black_hole(&self) {
+        self.black_hole.send_replace(true);
+    }
+
+    /// Accept and forward new connections again.
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+        self.black_hole.send_replace(false);
     }
+}
+
+/// Carry one client connection to `target` until either side closes or the proxy cuts it.
+/// A connection open while the proxy is a black hole is held, answering nothing, until the
+/// proxy cuts it, and its server side is closed: `restore` lets only new connections
+/// through, as when a server vanished without a word (its sessions with it) and another came
+/// up in its place.
+async fn forward(
+    mut client: TcpStream,
+    target: String,
+    mut cut: watch::Receiver<u64>,
+    mut black_hole: watch::Receiver<bool>,
+) {
+    if !*black_hole.borrow_and_update() {
+        let Ok(mut server) = TcpStream::connect(&target).await else {
+            return;
+        };
+        tokio::select! {
+            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => return,
+            _ = cut.changed() => return,
+            _ = black_hole.wait_for(|holed| *holed) => {}
+        }
+    }
+    let _ = cut.changed().await;
 }
 
 impl Drop for FaultProxy {

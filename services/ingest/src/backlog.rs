@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use imagepipe_shared::{amqp::QueueProbe, metrics::QueueLabels, periodic};
+use imagepipe_shared::{amqp::QueueProbe, db, metrics::QueueLabels, periodic};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use tokio_util::sync::CancellationToken;
 
@@ -72,12 +72,12 @@ pub(crate) async fn measure(
 }
 
 async fn outbox_len(db: &DatabaseConnection) -> Option<u64> {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT count(*) AS n FROM outbox",
-        ))
-        .await
-        .ok()??;
+    // Bounded: a database that never answers must not stop the measuring.
+    let row = db::bounded(db.query_one_raw(Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT count(*) AS n FROM outbox",
+    )))
+    .await
+    .ok()??;
     row.try_get::<i64>("", "n").ok().map(|n| n.max(0) as u64)
 }

@@ -9,7 +9,9 @@
 use std::{sync::Arc, time::Duration};
 
 use futures::future::join_all;
-use imagepipe_shared::{amqp::Publisher, retry, topology::JOB_ROUTING_KEY, trace::TraceContext};
+use imagepipe_shared::{
+    amqp::Publisher, db::bounded, retry, topology::JOB_ROUTING_KEY, trace::TraceContext,
+};
 use lapin::types::FieldTable;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
@@ -86,17 +88,18 @@ pub(crate) async fn drain(
     }
 }
 
+/// One batch in one transaction. Every database call is [`bounded`]: a database that never
+/// answers fails the pass (and the relay backs off) instead of stalling the relay for ever.
 async fn relay_batch(db: &DatabaseConnection, publisher: &Publisher) -> Result<u64, RelayError> {
-    let txn = db.begin().await?;
+    let txn = bounded(db.begin()).await?;
     // SKIP LOCKED: several ingest instances can relay at once without publishing the same
     // rows twice or waiting on each other.
-    let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id, payload, traceparent FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-            [BATCH.into()],
-        ))
-        .await?;
+    let rows = bounded(txn.query_all_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT id, payload, traceparent FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        [BATCH.into()],
+    )))
+    .await?;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -138,14 +141,14 @@ async fn relay_batch(db: &DatabaseConnection, publisher: &Publisher) -> Result<u
         .map(|(id, _)| *id)
         .collect();
     if !confirmed.is_empty() {
-        txn.execute_raw(Statement::from_sql_and_values(
+        bounded(txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "DELETE FROM outbox WHERE id = ANY($1)",
             [Value::from(confirmed.clone())],
-        ))
+        )))
         .await?;
     }
-    txn.commit().await?;
+    bounded(txn.commit()).await?;
     if let Some(Err(err)) = confirms.into_iter().find(|r| r.is_err()) {
         return Err(err.into());
     }

@@ -10,6 +10,7 @@ use backon::Retryable;
 use chrono::Utc;
 use imagepipe_shared::{
     amqp::Publisher,
+    db,
     messages::{self, ReportedStatus},
     retry,
     storage::Storage,
@@ -63,14 +64,17 @@ impl Handlers {
         }
     }
 
-    /// Retry a database write until it succeeds; `None` if shutdown came first.
-    async fn persist<F, Fut, T>(&self, write: F) -> Option<T>
+    /// Retry a database write until it succeeds, each try within `db::STATEMENT_TIMEOUT` (a
+    /// database that never answers fails the try rather than hold it); `None` if shutdown
+    /// came first.
+    async fn persist<F, Fut, T>(&self, mut write: F) -> Option<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, DbErr>>,
     {
+        let bounded_write = || db::bounded(write());
         tokio::select! {
-            result = write
+            result = bounded_write
                 .retry(retry::dependency())
                 .notify(|err, delay| tracing::warn!(%err, ?delay, "database write failed, retrying")) => result.ok(),
             () = self.shutdown.cancelled() => None,

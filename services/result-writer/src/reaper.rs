@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use imagepipe_shared::periodic::Ticks;
+use imagepipe_shared::{db, periodic::Ticks};
 use sea_orm::DatabaseConnection;
 use tokio_util::sync::CancellationToken;
 
@@ -18,7 +18,7 @@ pub async fn run(
 ) {
     let mut ticks = Ticks::every(interval, &shutdown);
     while ticks.next().await {
-        match transitions::reap(&db, timeout).await {
+        match db::bounded(transitions::reap(&db, timeout)).await {
             Ok(0) => {}
             Ok(n) => {
                 metrics.reaped.inc_by(n);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use imagepipe_entity::idempotency_key;
 use imagepipe_shared::periodic::Ticks;
-use imagepipe_shared::{storage::Storage, tasks::expire};
+use imagepipe_shared::{db::bounded, storage::Storage, tasks::expire};
 use sea_orm::{
     DatabaseConnection, DbErr, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait},
@@ -42,18 +42,21 @@ pub async fn run(
     }
 }
 
-/// One round: returns how many tasks were deleted.
+/// One round: returns how many tasks were deleted. Each statement is [`bounded`], so a
+/// database that never answers ends the round with an error instead of stalling it.
 pub async fn sweep(
     db: &DatabaseConnection,
     storage: &Storage,
     retention: Duration,
 ) -> Result<u64, DbErr> {
-    idempotency_key::Entity::delete_many()
-        .filter(Expr::col(idempotency_key::Column::ExpiresAt).lt(Expr::current_timestamp()))
-        .exec(db)
-        .await?;
+    bounded(
+        idempotency_key::Entity::delete_many()
+            .filter(Expr::col(idempotency_key::Column::ExpiresAt).lt(Expr::current_timestamp()))
+            .exec(db),
+    )
+    .await?;
     let mut deleted = 0;
-    for task in expire::expired(db, retention, BATCH).await? {
+    for task in bounded(expire::expired(db, retention, BATCH)).await? {
         let objects = async {
             storage.uploads.delete(&task.original_key).await?;
             if let Some(key) = &task.result_key {
@@ -65,7 +68,7 @@ pub async fn sweep(
             tracing::warn!(task_id = %task.id, %err, "cannot delete a task's objects yet; keeping the task");
             continue;
         }
-        if expire::expire(db, &task).await? {
+        if bounded(expire::expire(db, &task)).await? {
             deleted += 1;
         }
     }

@@ -12,10 +12,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use imagepipe_entity::webhook_delivery;
 use imagepipe_shared::periodic::Ticks;
-use imagepipe_shared::retry;
 use imagepipe_shared::webhooks::{
     CallbackPolicy, DELIVERY_ID_HEADER, SIGNATURE_HEADER, signature_header,
 };
+use imagepipe_shared::{db::bounded, retry};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -140,7 +140,7 @@ impl Dispatcher {
 
     /// Take the due deliveries, counting the attempt and leasing them.
     async fn claim(&self) -> Result<Vec<Due>, DbErr> {
-        let rows = webhook_delivery::Entity::find()
+        let claimed = webhook_delivery::Entity::find()
             .from_raw_sql(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "UPDATE webhook_deliveries
@@ -155,8 +155,8 @@ impl Dispatcher {
               RETURNING *",
                 vec![LEASE.as_secs_f64().into(), BATCH.into()],
             ))
-            .all(&self.db)
-            .await?;
+            .all(&self.db);
+        let rows = bounded(claimed).await?;
         Ok(rows.into_iter().map(Due::from).collect())
     }
 
@@ -236,14 +236,13 @@ impl Dispatcher {
     }
 
     async fn record(&self, sql: &str, values: Vec<sea_orm::Value>) -> Result<(), DbErr> {
-        self.db
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                sql,
-                values,
-            ))
-            .await
-            .map(drop)
+        bounded(self.db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        )))
+        .await
+        .map(drop)
     }
 
     /// Wait after failed attempt number `attempts` (1 for the first).

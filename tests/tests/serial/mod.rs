@@ -7,6 +7,7 @@
 use tokio::sync::{Mutex, MutexGuard};
 
 mod crashes;
+mod database_black_hole;
 mod faults;
 mod limits;
 mod openapi;
