@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use imagepipe_shared::db::STATEMENT_TIMEOUT;
 use imagepipe_tests::{Options, TestSystem, good_image};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::Value;
 
 use super::one_at_a_time;
@@ -31,7 +32,23 @@ async fn a_database_that_never_answers_gives_503_in_time_and_holds_no_delivery_f
     system
         .wait_worker_readiness(writer, 200, "result-writer ready")
         .await;
+    // A write of the result-writer is in flight when the database goes silent: the test holds
+    // the task rows locked, so a COMPLETED write waits in PostgreSQL, and then ends it there
+    // (the server went away): only a deadline tells the result-writer to write it again.
+    let lock = system.db.begin().await.unwrap();
+    lock.execute_unprepared("SELECT id FROM tasks FOR UPDATE")
+        .await
+        .unwrap();
+    system
+        .eventually("a COMPLETED write waits on the lock", DEADLINE, || async {
+            completed_writes_waiting_on_a_lock(&system, "count(*)").await > 0
+        })
+        .await;
     proxy.black_hole();
+    // Let the proxy's connections see the black hole, then end the waiting write's session.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    completed_writes_waiting_on_a_lock(&system, "count(pg_terminate_backend(pid))").await;
+    lock.commit().await.unwrap();
     system
         .wait_worker_readiness(writer, 503, "result-writer not ready")
         .await;
@@ -87,4 +104,24 @@ async fn a_database_that_never_answers_gives_503_in_time_and_holds_no_delivery_f
         restored.elapsed()
     );
     system.cleanup().await;
+}
+
+/// Writes of a COMPLETED event (the only statement that sets `result_key`) blocked on a row
+/// lock in this test's database: if one were held for ever, its task would never complete.
+/// `select` is what to count over them.
+async fn completed_writes_waiting_on_a_lock(system: &TestSystem, select: &str) -> i64 {
+    let row = system
+        .db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!(
+                "SELECT {select} AS n FROM pg_stat_activity
+                  WHERE datname = current_database() AND wait_event_type = 'Lock'
+                    AND query LIKE '%result_key%'"
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "n").unwrap()
 }
