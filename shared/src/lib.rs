@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod periodic;
 pub mod retry;
 pub mod shutdown;
+pub mod steps;
 pub mod storage;
 pub mod tasks;
 pub mod telemetry;

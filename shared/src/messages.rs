@@ -15,8 +15,13 @@ pub mod headers {
     pub const PARKED_AT: &str = "x-imagepipe-parked-at";
 }
 
-/// The version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version this build writes. Version 2 added a job's `steps` and a COMPLETED event's
+/// `result`; both are optional, so a version-1 message reads as the default chain without
+/// result details.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest version this build still reads.
+pub const MIN_SCHEMA_VERSION: u32 = 1;
 
 /// Ask a processor to work on one task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,9 +42,19 @@ pub struct JobMessage {
     /// RabbitMQ versions ignore a client-set `x-death` header.
     pub attempt: u32,
     pub enqueued_at: DateTime<Utc>,
+    /// The chain to run, as JSON (a `steps` array); absent for the default chain. Kept as
+    /// JSON rather than typed so a job with a chain this build cannot read still arrives,
+    /// and fails as `invalid_steps` instead of being unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<serde_json::Value>,
 }
 
 impl JobMessage {
+    /// The same job, running `steps` (`None`: the default chain).
+    pub fn with_steps(self, steps: Option<serde_json::Value>) -> Self {
+        Self { steps, ..self }
+    }
+
     /// The job of a task's `run`.
     pub fn for_run(self, run: u32) -> Self {
         Self { run, ..self }
@@ -55,6 +70,7 @@ impl JobMessage {
             run: 0,
             attempt: 1,
             enqueued_at: Utc::now(),
+            steps: None,
         }
     }
 }
@@ -101,6 +117,13 @@ pub enum ErrorCode {
     DeliveryLimitExceeded,
     /// The job message could not be read (malformed, or an unknown schema version).
     UnreadableMessage,
+    /// The chain of steps breaks a rule (an unknown op or parameter, a value out of range, a
+    /// crop outside the image, …); retrying cannot help.
+    InvalidSteps,
+    /// A step would make an image over the pixel or side limits.
+    OutputTooLarge,
+    /// The request names a preset this server does not have.
+    UnknownPreset,
 }
 
 impl ErrorCode {
@@ -121,6 +144,9 @@ impl ErrorCode {
             Self::TimedOut => "timed_out",
             Self::DeliveryLimitExceeded => "delivery_limit_exceeded",
             Self::UnreadableMessage => "unreadable_message",
+            Self::InvalidSteps => "invalid_steps",
+            Self::OutputTooLarge => "output_too_large",
+            Self::UnknownPreset => "unknown_preset",
         }
     }
 }
@@ -141,7 +167,19 @@ pub struct StatusEvent {
     pub result_key: Option<String>,
     /// Why, when FAILED.
     pub failure: Option<TaskFailure>,
+    /// What the result is, when COMPLETED (absent from version-1 events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<ResultInfo>,
     pub occurred_at: DateTime<Utc>,
+}
+
+/// A stored result, described.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultInfo {
+    pub width: u32,
+    pub height: u32,
+    pub content_type: String,
+    pub size_bytes: u64,
 }
 
 impl StatusEvent {
@@ -155,6 +193,7 @@ impl StatusEvent {
             attempt,
             result_key: None,
             failure: None,
+            result: None,
             occurred_at: Utc::now(),
         }
     }
@@ -168,9 +207,10 @@ impl StatusEvent {
         Self::new(task_id, attempt, ReportedStatus::Processing)
     }
 
-    pub fn completed(task_id: Uuid, attempt: u32, result_key: String) -> Self {
+    pub fn completed(task_id: Uuid, attempt: u32, result_key: String, result: ResultInfo) -> Self {
         Self {
             result_key: Some(result_key),
+            result: Some(result),
             ..Self::new(task_id, attempt, ReportedStatus::Completed)
         }
     }
@@ -209,7 +249,9 @@ impl CancelMessage {
 pub enum DecodeError {
     #[error("message is not valid JSON for this type: {0}")]
     Malformed(#[from] serde_json::Error),
-    #[error("message has schema_version {found}, this build understands {SCHEMA_VERSION}")]
+    #[error(
+        "message has schema_version {found}, this build understands {MIN_SCHEMA_VERSION} to {SCHEMA_VERSION}"
+    )]
     UnknownSchemaVersion { found: u32 },
 }
 
@@ -221,7 +263,7 @@ pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, DecodeEr
         schema_version: u32,
     }
     let Versioned { schema_version } = serde_json::from_slice(body)?;
-    if schema_version != SCHEMA_VERSION {
+    if !(MIN_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&schema_version) {
         return Err(DecodeError::UnknownSchemaVersion {
             found: schema_version,
         });
@@ -253,6 +295,20 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_job_reads_as_the_default_chain() {
+        let mut body = serde_json::to_value(JobMessage::new(
+            Uuid::new_v4(),
+            "k".into(),
+            "image/png".into(),
+        ))
+        .unwrap();
+        assert!(body.get("steps").is_none(), "no steps: the default chain");
+        body["schema_version"] = 1.into();
+        let job: JobMessage = decode(&serde_json::to_vec(&body).unwrap()).unwrap();
+        assert_eq!(job.steps, None);
+    }
+
+    #[test]
     fn unknown_schema_version_is_named_not_called_garbage() {
         let body = br#"{"schema_version": 99, "whatever": true}"#;
         match decode::<JobMessage>(body) {
@@ -274,6 +330,9 @@ mod tests {
             ErrorCode::TimedOut,
             ErrorCode::DeliveryLimitExceeded,
             ErrorCode::UnreadableMessage,
+            ErrorCode::InvalidSteps,
+            ErrorCode::OutputTooLarge,
+            ErrorCode::UnknownPreset,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

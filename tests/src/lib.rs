@@ -36,3 +36,13 @@ pub use reference::{bt601_reference, mean_abs_diff, upright};
 pub use system::TestSystem;
 pub use testdata::{bad_file, good_image, shared_dir, testdata, testdata_files};
 pub use webhook_receiver::{Received, WebhookReceiver};
+
+/// What a COMPLETED event says of a small PNG result, for tests that publish events by hand.
+pub fn a_png_result() -> imagepipe_shared::messages::ResultInfo {
+    imagepipe_shared::messages::ResultInfo {
+        width: 4,
+        height: 4,
+        content_type: "image/png".into(),
+        size_bytes: 100,
+    }
+}

@@ -116,7 +116,7 @@ async fn a_late_result_for_a_cancelled_task_is_ignored_and_deleted() {
         .upload_file(&key, good_image("logo.png").into(), "image/png")
         .await
         .unwrap();
-    let event = StatusEvent::completed(id, 1, key.clone());
+    let event = StatusEvent::completed(id, 1, key.clone(), imagepipe_tests::a_png_result());
     system
         .publish_raw(
             &system.topology.events_exchange(),

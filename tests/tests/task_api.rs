@@ -210,7 +210,12 @@ async fn events_of_an_earlier_run_cannot_touch_a_retried_task() {
     assert_eq!(status, 202);
 
     // A straggler from run 0 says COMPLETED: run 1 has not finished, so nothing changes.
-    let stale = StatusEvent::completed(id, 1, format!("results/{id}.png"));
+    let stale = StatusEvent::completed(
+        id,
+        1,
+        format!("results/{id}.png"),
+        imagepipe_tests::a_png_result(),
+    );
     system
         .publish_raw(
             &system.topology.events_exchange(),

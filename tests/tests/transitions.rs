@@ -61,7 +61,12 @@ async fn events_move_a_task_forward_only() {
 
     let id = insert_pending(&system).await;
     let processing = StatusEvent::processing(id, 1);
-    let completed = StatusEvent::completed(id, 1, format!("results/{id}.png"));
+    let completed = StatusEvent::completed(
+        id,
+        1,
+        format!("results/{id}.png"),
+        imagepipe_tests::a_png_result(),
+    );
     assert_eq!(
         apply_event(db, &processing).await.unwrap(),
         Applied::Changed
@@ -94,7 +99,12 @@ async fn events_move_a_task_forward_only() {
 
     // Out of order: COMPLETED before PROCESSING ends COMPLETED.
     let other = insert_pending(&system).await;
-    let completed = StatusEvent::completed(other, 1, format!("results/{other}.png"));
+    let completed = StatusEvent::completed(
+        other,
+        1,
+        format!("results/{other}.png"),
+        imagepipe_tests::a_png_result(),
+    );
     apply_event(db, &completed).await.unwrap();
     assert_eq!(
         apply_event(db, &StatusEvent::processing(other, 1))

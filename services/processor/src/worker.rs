@@ -14,7 +14,7 @@ use imagepipe_shared::{
     amqp::{AmqpError, Publisher},
     image_rules::DecodeLimits,
     keys,
-    messages::{self, ErrorCode, JobMessage, StatusEvent, TaskFailure, headers},
+    messages::{self, ErrorCode, JobMessage, ResultInfo, StatusEvent, TaskFailure, headers},
     storage::{Storage, StorageError},
     topology::{EVENT_ROUTING_KEY, Topology},
     trace::TraceContext,
@@ -150,13 +150,13 @@ impl Worker {
         let processed = self.process(&job, &running.token, trace).await;
         self.metrics.in_flight.dec();
         let outcome = match processed {
-            Ok(Some(result_key)) => {
+            Ok(Some((result_key, result))) => {
                 tracing::info!(result_key, "completed");
                 self.metrics.completed.inc();
                 let step = Instant::now();
                 let reported = self
                     .report(
-                        StatusEvent::completed(job.task_id, job.attempt, result_key)
+                        StatusEvent::completed(job.task_id, job.attempt, result_key, result)
                             .in_run(job.run),
                         trace,
                     )
@@ -204,7 +204,7 @@ impl Worker {
         job: &JobMessage,
         cancelled: &CancellationToken,
         trace: TraceContext,
-    ) -> Result<Option<String>, JobError> {
+    ) -> Result<Option<(String, ResultInfo)>, JobError> {
         let work = async {
             // The PROCESSING event and the download go together: waiting for the broker's
             // confirm before starting the download would add its latency to every job.
@@ -241,13 +241,19 @@ impl Worker {
         };
 
         let key = keys::result_key(job.task_id, processed.extension);
+        let result = ResultInfo {
+            width: processed.width,
+            height: processed.height,
+            content_type: processed.content_type.to_owned(),
+            size_bytes: processed.bytes.len() as u64,
+        };
         let step = Instant::now();
         self.storage
             .processed
             .upload_file(&key, Bytes::from(processed.bytes), processed.content_type)
             .await?;
         self.metrics.stage("store", step);
-        Ok(Some(key))
+        Ok(Some((key, result)))
     }
 
     /// The pixel work, on the blocking pool, holding one of the kernel slots only while it
