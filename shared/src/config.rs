@@ -210,3 +210,37 @@ pub struct TelemetryConfig {
     #[arg(long, env = "LOG_FORMAT", default_value = "pretty", value_parser = ["json", "pretty"])]
     pub log_format: String,
 }
+
+/// What a chain of steps may ask for. Read by ingest (which refuses a chain before storing
+/// anything) and the processor (which checks again before decoding).
+#[derive(Debug, Clone, Args)]
+pub struct ChainConfig {
+    /// Most steps in one chain.
+    #[arg(long, env = "MAX_STEPS", default_value_t = crate::steps::bounds::DEFAULT_MAX_STEPS)]
+    pub max_steps: usize,
+
+    /// Longest `delay` step, in milliseconds; `PROCESSING_DELAY_MS` may not exceed it.
+    #[arg(long, env = "MAX_DELAY_MS", default_value_t = crate::steps::bounds::DEFAULT_MAX_DELAY_MS)]
+    pub max_delay_ms: u64,
+}
+
+impl ChainConfig {
+    /// The rules a chain keeps here, images within `limits`.
+    pub fn rules(&self, limits: DecodeLimits) -> crate::steps::ChainRules {
+        crate::steps::ChainRules {
+            max_steps: self.max_steps,
+            max_delay_ms: self.max_delay_ms,
+            limits,
+        }
+    }
+
+    /// Refuse to start with a default delay no chain could ask for.
+    pub fn check_default_delay(&self, processing_delay_ms: u64) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            processing_delay_ms <= self.max_delay_ms,
+            "PROCESSING_DELAY_MS ({processing_delay_ms}) exceeds MAX_DELAY_MS ({})",
+            self.max_delay_ms
+        );
+        Ok(())
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, Cursor, Read, Seek, SeekFrom};
 
-use image::{ImageFormat, ImageReader};
+use image::{ImageDecoder, ImageFormat, ImageReader, metadata::Orientation};
 
 use crate::messages::ErrorCode;
 
@@ -82,13 +82,30 @@ impl Rejection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
     pub format: ImageFormat,
+    /// As stored, before the EXIF orientation is applied.
     pub width: u32,
     pub height: u32,
+    /// The EXIF orientation the pixels get before any step (`NoTransforms` without one).
+    pub orientation: Orientation,
 }
 
 impl Header {
     pub fn media_type(&self) -> &'static str {
         self.format.to_mime_type()
+    }
+
+    /// The size the image has once upright: what the first step of a chain is given.
+    pub fn oriented_size(&self) -> (u32, u32) {
+        match self.orientation {
+            Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH => (self.height, self.width),
+            Orientation::NoTransforms
+            | Orientation::Rotate180
+            | Orientation::FlipHorizontal
+            | Orientation::FlipVertical => (self.width, self.height),
+        }
     }
 }
 
@@ -118,9 +135,13 @@ pub fn inspect_reader<R: BufRead + Seek>(
     if !ACCEPTED_FORMATS.contains(&format) {
         return Err(Rejection::Unsupported);
     }
-    let (width, height) = ImageReader::with_format(reader, format)
-        .into_dimensions()
-        .map_err(|e| Rejection::Undecodable(e.to_string()))?;
+    let undecodable = |e: image::ImageError| Rejection::Undecodable(e.to_string());
+    let mut decoder = ImageReader::with_format(reader, format)
+        .into_decoder()
+        .map_err(undecodable)?;
+    let (width, height) = decoder.dimensions();
+    // A broken EXIF block is no reason to refuse an image the decoder can read: upright as is.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let pixels = u64::from(width) * u64::from(height);
     if pixels > limits.max_pixels || width > limits.max_side || height > limits.max_side {
         return Err(Rejection::TooLarge {
@@ -134,6 +155,7 @@ pub fn inspect_reader<R: BufRead + Seek>(
         format,
         width,
         height,
+        orientation,
     })
 }
 
