@@ -88,9 +88,13 @@ ensure_rabbitmq() {
   fi
 }
 
-# Python tools the tests use (openapi-spec-validator), in a venv of their own (.local/venv-openapi).
+# Python tools the tests use, in a venv of their own (.local/venv-openapi): openapi-spec-validator
+# for the OpenAPI document, and the pixel references of the processor's reference tests
+# (Pillow, OpenCV, NumPy; pinned in tests/reference/requirements.txt, reinstalled whenever that
+# file changes).
 PYTHON_VENV="$LOCAL/venv-openapi"
 OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+REFERENCE_REQUIREMENTS="$ROOT/tests/reference/requirements.txt"
 ensure_python_tools() {
   if [ ! -x "$PYTHON_VENV/bin/python" ]; then
     log "creating a Python venv in .local/venv-openapi"
@@ -99,6 +103,11 @@ ensure_python_tools() {
   if ! "$PYTHON_VENV/bin/python" -c 'import openapi_spec_validator' 2>/dev/null; then
     log "installing openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION"
     "$PYTHON_VENV/bin/pip" install -q "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+  fi
+  if ! cmp -s "$REFERENCE_REQUIREMENTS" "$PYTHON_VENV/reference-requirements.txt"; then
+    log "installing the pixel references (tests/reference/requirements.txt)"
+    "$PYTHON_VENV/bin/pip" install -q -r "$REFERENCE_REQUIREMENTS"
+    cp "$REFERENCE_REQUIREMENTS" "$PYTHON_VENV/reference-requirements.txt"
   fi
   export IMAGEPIPE_TEST_PYTHON="$PYTHON_VENV/bin/python"
 }
