@@ -78,6 +78,20 @@ pub struct Model {
     /// Where to POST the outcome when the task ends.
     #[sea_orm(column_type = "Text", nullable)]
     pub callback_url: Option<String>,
+    /// The chain the task runs, canonical (every default spelled out); `None` for the default
+    /// chain (grayscale, then the simulated delay), which every task before chains ran.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub steps: Option<Json>,
+    /// The preset the request named, if any.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub preset: Option<String>,
+    /// The result's size and format, when COMPLETED (`None` for a task completed by a report
+    /// that did not describe its result).
+    pub result_width: Option<i32>,
+    pub result_height: Option<i32>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub result_content_type: Option<String>,
+    pub result_size_bytes: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,7 @@ mod m20261128_000001_create_tasks;
 mod m20261128_000002_create_outbox;
 mod m20261128_000003_task_api;
 mod m20261128_000004_outbox_traceparent;
+mod m20261202_000005_task_steps;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_create_outbox::Migration),
             Box::new(m20261128_000003_task_api::Migration),
             Box::new(m20261128_000004_outbox_traceparent::Migration),
+            Box::new(m20261202_000005_task_steps::Migration),
         ]
     }
 }

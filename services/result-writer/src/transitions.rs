@@ -26,7 +26,8 @@ pub async fn apply_event(db: &impl ConnectionTrait, event: &StatusEvent) -> Resu
     match event.status {
         ReportedStatus::Processing => tasks::progress::processing(db, report).await,
         ReportedStatus::Completed => {
-            tasks::progress::complete(db, report, event.result_key.clone()).await
+            tasks::progress::complete(db, report, event.result_key.clone(), event.result.as_ref())
+                .await
         }
         ReportedStatus::Failed => {
             let failure = event.failure.clone().unwrap_or_else(|| TaskFailure {

@@ -27,6 +27,10 @@ pub struct NewTask {
     pub height: i32,
     pub owner: Option<String>,
     pub callback_url: Option<String>,
+    /// The canonical chain; `None` for the default chain.
+    pub steps: Option<serde_json::Value>,
+    /// The preset the request named.
+    pub preset: Option<String>,
 }
 
 /// Insert a new task, PENDING and queued `now`.
@@ -53,6 +57,8 @@ fn created(new: NewTask, now: DateTime<Utc>) -> task::ActiveModel {
         queued_at: Set(now),
         owner: Set(new.owner),
         callback_url: Set(new.callback_url),
+        steps: Set(new.steps),
+        preset: Set(new.preset),
         ..Default::default()
     }
 }
@@ -73,7 +79,7 @@ fn cancel_update(id: Uuid, owner: Option<&str>) -> UpdateMany<task::Entity> {
 }
 
 /// Queue a FAILED task again as a new run: PENDING, attempts from zero, the outcome of the
-/// last run cleared. `None` if nothing matched (missing, another owner's, or not FAILED).
+/// last run cleared; its chain stays, so the new run does the same work. `None` if nothing matched (missing, another owner's, or not FAILED).
 pub async fn retry(
     db: &impl ConnectionTrait,
     id: Uuid,
@@ -89,6 +95,10 @@ fn retry_update(id: Uuid, owner: Option<&str>) -> UpdateMany<task::Entity> {
             error_code: Set(None),
             error_message: Set(None),
             result_key: Set(None),
+            result_width: Set(None),
+            result_height: Set(None),
+            result_content_type: Set(None),
+            result_size_bytes: Set(None),
             started_at: Set(None),
             completed_at: Set(None),
             ..Default::default()
@@ -139,6 +149,8 @@ mod tests {
                 height: 1,
                 owner: None,
                 callback_url: None,
+                steps: None,
+                preset: None,
             },
             now,
         );

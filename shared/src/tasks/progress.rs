@@ -11,7 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{Applied, Transition, ago, leaving};
-use crate::messages::{ErrorCode, TaskFailure};
+use crate::messages::{ErrorCode, ResultInfo, TaskFailure};
 
 /// A processor's report about one attempt of one run.
 #[derive(Debug, Clone, Copy)]
@@ -32,19 +32,31 @@ fn processing_update(report: Attempt) -> UpdateMany<task::Entity> {
         .col_expr(task::Column::StartedAt, started_at(report.at))
 }
 
-/// COMPLETED with the result at `result_key`.
+/// COMPLETED with the result at `result_key`, described by `result` (a report without it, as
+/// a version-1 processor sends, leaves the description empty).
 pub async fn complete(
     db: &impl ConnectionTrait,
     report: Attempt,
     result_key: Option<String>,
+    result: Option<&ResultInfo>,
 ) -> Result<Applied, DbErr> {
-    applied(db, complete_update(report, result_key)).await
+    applied(db, complete_update(report, result_key, result)).await
 }
 
-fn complete_update(report: Attempt, result_key: Option<String>) -> UpdateMany<task::Entity> {
+fn complete_update(
+    report: Attempt,
+    result_key: Option<String>,
+    result: Option<&ResultInfo>,
+) -> UpdateMany<task::Entity> {
+    // The columns are signed; a side or a size past their range is saturated, never wrapped.
+    let int = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
     reported(Transition::Complete, report)
         .set(task::ActiveModel {
             result_key: Set(result_key),
+            result_width: Set(result.map(|r| int(r.width))),
+            result_height: Set(result.map(|r| int(r.height))),
+            result_content_type: Set(result.map(|r| r.content_type.clone())),
+            result_size_bytes: Set(result.map(|r| i64::try_from(r.size_bytes).unwrap_or(i64::MAX))),
             completed_at: Set(Some(report.at)),
             ..Default::default()
         })
@@ -183,7 +195,7 @@ mod tests {
         };
         for (statement, target) in [
             (
-                postgres(&complete_update(report(), Some("k".into()))),
+                postgres(&complete_update(report(), Some("k".into()), None)),
                 TaskStatus::Completed,
             ),
             (
@@ -211,6 +223,36 @@ mod tests {
                 statement.sql
             );
         }
+    }
+
+    #[test]
+    fn complete_records_the_result_described_or_leaves_it_empty() {
+        let result = ResultInfo {
+            width: 256,
+            height: 128,
+            content_type: "image/webp".into(),
+            size_bytes: 1234,
+        };
+        let described = postgres(&complete_update(report(), Some("k".into()), Some(&result)));
+        for column in [
+            "result_width",
+            "result_height",
+            "result_content_type",
+            "result_size_bytes",
+        ] {
+            assert!(described.sql.contains(column), "{}", described.sql);
+        }
+        let values = format!("{:?}", described.values);
+        assert!(
+            values.contains("image/webp") && values.contains("1234"),
+            "{values}"
+        );
+        let undescribed = postgres(&complete_update(report(), Some("k".into()), None));
+        assert!(
+            !format!("{:?}", undescribed.values).contains("image/webp"),
+            "{:?}",
+            undescribed.values
+        );
     }
 
     #[test]
