@@ -18,8 +18,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api, auth::ApiKeys, backlog::Backlog, config::IngestConfig, error::Problem,
-    metrics::IngestMetrics, outbox, state::AppState, upload_memory::UploadMemory,
+    api, auth::ApiKeys, backlog::Backlog, chains::ChainSettings, config::IngestConfig,
+    error::Problem, metrics::IngestMetrics, outbox, state::AppState, upload_memory::UploadMemory,
 };
 
 /// A bound, connected ingest, ready to serve.
@@ -38,6 +38,8 @@ impl Application {
         config: IngestConfig,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<Option<Self>> {
+        // Settings that could only fail tasks later stop the service now.
+        let chains = ChainSettings::from_config(&config).context("chain settings")?;
         let Some(db) = db::connect_with_retry(&config.database, shutdown)
             .await
             .context("cannot connect to the database")?
@@ -71,6 +73,7 @@ impl Application {
             callbacks: Arc::new(config.webhooks.policy()),
             backlog,
             upload_memory: Arc::new(UploadMemory::new(config.upload_memory_bytes)),
+            chains: Arc::new(chains),
             config: Arc::new(config),
             db,
             storage,

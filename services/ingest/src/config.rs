@@ -1,9 +1,9 @@
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use clap::Parser;
 use imagepipe_shared::{
     config::{
-        AmqpConfig, DatabaseConfig, ImageLimitsConfig, StorageConfig, TelemetryConfig,
+        AmqpConfig, ChainConfig, DatabaseConfig, ImageLimitsConfig, StorageConfig, TelemetryConfig,
         WebhookPolicyConfig,
     },
     image_rules::DecodeLimits,
@@ -32,6 +32,30 @@ pub struct IngestConfig {
 
     #[command(flatten)]
     pub image_limits: ImageLimitsConfig,
+
+    #[command(flatten)]
+    pub chain: ChainConfig,
+
+    /// The default chain's simulated delay, in milliseconds: what a task's `steps` shows for
+    /// a request that named no chain. The processor reads the same variable to run it, so set
+    /// both alike. At most `MAX_DELAY_MS`, or ingest refuses to start.
+    #[arg(long, env = "PROCESSING_DELAY_MS", default_value_t = 5000)]
+    pub processing_delay_ms: u64,
+
+    /// Ops clients' own `steps` may use, comma-separated (default: all of them). Presets and
+    /// the default chain are the operator's and may use any op.
+    #[arg(
+        long,
+        env = "ALLOWED_OPS",
+        value_delimiter = ',',
+        default_value = "resize,crop,rotate,flip,grayscale,blur,sharpen,delay,encode"
+    )]
+    pub allowed_ops: Vec<String>,
+
+    /// A JSON file of presets, `{"name": [steps...]}`, added to the built-in ones (or put in
+    /// their place, by name). Checked whole at start: a bad file stops ingest.
+    #[arg(long, env = "PRESETS_FILE")]
+    pub presets_file: Option<PathBuf>,
 
     /// How long a download URL in a task's status stays valid, in seconds.
     #[arg(long, env = "DOWNLOAD_URL_TTL_SECS", default_value_t = 3600)]

@@ -2,6 +2,7 @@
 //! RFC 9457 problem document with a stable `code`. The cause of a server-side failure goes to
 //! the log; the client gets a clean message that leaks no internals.
 
+use imagepipe_shared::steps::ChainError;
 use poem::{IntoResponse, Response, http::StatusCode};
 use poem_openapi::{Object, payload::Json};
 use uuid::Uuid;
@@ -44,12 +45,16 @@ pub enum ApiError {
     Unauthorized,
     #[error("the Idempotency-Key header must be 1 to 255 characters, without control characters")]
     InvalidIdempotencyKey,
-    #[error("this Idempotency-Key was already used with a different file")]
+    #[error("this Idempotency-Key was already used with a different file or chain of steps")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being processed; retry shortly")]
     IdempotencyKeyInUse,
     #[error("{0}")]
     CallbackRejected(String),
+    /// The chain of steps is refused (`invalid_steps`, `output_too_large`, `unknown_preset`),
+    /// each problem at its place in the request.
+    #[error("the chain of steps is refused: {}", .0.summary())]
+    Chain(ChainError),
     #[error("the cursor is not one this API returned")]
     InvalidCursor,
     #[error("the object store is unavailable")]
@@ -76,6 +81,28 @@ pub struct Problem {
     pub detail: String,
     /// Stable, machine-readable error code; match on this.
     pub code: String,
+    /// Each thing wrong with the request, where it is (a refused chain of steps).
+    #[oai(skip_serializing_if_is_none)]
+    pub errors: Option<Vec<ProblemLocation>>,
+}
+
+/// One thing wrong with a request, and where.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct ProblemLocation {
+    /// RFC 6901 JSON pointer into the request's fields, like `/steps/2/width` or `/preset`.
+    pub pointer: String,
+    /// What is wrong there.
+    pub detail: String,
+}
+
+impl poem_openapi::types::Example for ProblemLocation {
+    fn example() -> Self {
+        Self {
+            pointer: "/steps/2/width".into(),
+            detail: "width must be at least 1".into(),
+        }
+    }
 }
 
 impl Problem {
@@ -87,6 +114,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             code: code.to_owned(),
+            errors: None,
         }
     }
 
@@ -125,7 +153,8 @@ impl ApiError {
             | Self::ImageTooLarge(_)
             | Self::UndecodableImage(_)
             | Self::IdempotencyKeyReused
-            | Self::CallbackRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            | Self::CallbackRejected(_)
+            | Self::Chain(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::TaskExpired(_) => StatusCode::GONE,
             Self::TaskNotCancellable { .. }
@@ -160,6 +189,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::IdempotencyKeyInUse => "idempotency_key_in_use",
             Self::CallbackRejected(_) => "callback_not_allowed",
+            Self::Chain(err) => err.code.as_str(),
             Self::InvalidCursor => "invalid_cursor",
             Self::StorageUnavailable(_) => "storage_unavailable",
             Self::DatabaseUnavailable(_) => "database_unavailable",
@@ -174,7 +204,22 @@ impl ApiError {
             // The cause stays in the log; the client sees only the summary.
             tracing::error!(error = ?self, code = self.code(), "request failed");
         }
-        Problem::new(status, self.code(), self.to_string())
+        let problem = Problem::new(status, self.code(), self.to_string());
+        match self {
+            Self::Chain(err) => Problem {
+                errors: Some(
+                    err.problems
+                        .iter()
+                        .map(|p| ProblemLocation {
+                            pointer: p.pointer.clone(),
+                            detail: p.detail.clone(),
+                        })
+                        .collect(),
+                ),
+                ..problem
+            },
+            _ => problem,
+        }
     }
 
     /// From a request that poem could not parse (bad query parameter, not multipart...).
@@ -199,6 +244,24 @@ impl From<imagepipe_shared::image_rules::Rejection> for ApiError {
 
 #[cfg(test)]
 impl ApiError {
+    /// A refused chain of each code.
+    pub(crate) fn chain_refusals() -> Vec<Self> {
+        use imagepipe_shared::{messages::ErrorCode, steps::StepProblem};
+        [
+            ErrorCode::InvalidSteps,
+            ErrorCode::OutputTooLarge,
+            ErrorCode::UnknownPreset,
+        ]
+        .into_iter()
+        .map(|code| {
+            Self::Chain(ChainError {
+                code,
+                problems: vec![StepProblem::at("/steps/0", "wrong")],
+            })
+        })
+        .collect()
+    }
+
     /// One error of every kind, for tests that must cover them all.
     pub(crate) fn one_of_each() -> Vec<Self> {
         let id = Uuid::nil();
@@ -227,6 +290,9 @@ impl ApiError {
             Self::IdempotencyKeyReused,
             Self::IdempotencyKeyInUse,
             Self::CallbackRejected("not allowed".into()),
+            Self::Chain(ChainError::invalid(
+                imagepipe_shared::steps::StepProblem::at("/steps", "wrong"),
+            )),
             Self::InvalidCursor,
             Self::StorageUnavailable(cause()),
             Self::Overloaded { waiting: 1 },
@@ -253,6 +319,7 @@ impl ApiError {
                 | Self::IdempotencyKeyReused
                 | Self::IdempotencyKeyInUse
                 | Self::CallbackRejected(_)
+                | Self::Chain(_)
                 | Self::InvalidCursor
                 | Self::StorageUnavailable(_)
                 | Self::Overloaded { .. }
@@ -319,6 +386,23 @@ mod tests {
                 "code": "route_not_found",
             })
         );
+    }
+
+    #[test]
+    fn a_refused_chain_lists_each_problem_at_its_pointer() {
+        for err in ApiError::chain_refusals() {
+            let code = err.code();
+            let problem = err.problem();
+            assert_eq!(problem.status, 422, "{code}");
+            assert_eq!(
+                problem.problem_type,
+                format!("urn:imagepipe:problem:{code}")
+            );
+            let errors = problem.errors.expect("errors");
+            assert_eq!(errors.len(), 1);
+            assert_eq!(errors[0].pointer, "/steps/0");
+        }
+        assert!(ApiError::EmptyFile.problem().errors.is_none());
     }
 
     #[test]

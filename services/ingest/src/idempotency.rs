@@ -1,7 +1,8 @@
-//! `Idempotency-Key` on uploads. The first request with a key claims it (with the SHA-256 of
-//! its file); when it succeeds, the key records its task. Later requests with the key:
-//! - same file, first one done → the first response again (202, the same task);
-//! - different file → 422 `idempotency_key_reused`;
+//! `Idempotency-Key` on uploads. The first request with a key claims it (with the digest of
+//! its request: its file and its chain of steps); when it succeeds, the key records its task.
+//! Later requests with the key:
+//! - same file and chain, first one done → the first response again (202, the same task);
+//! - different file or chain → 422 `idempotency_key_reused`;
 //! - first one still running → 409 `idempotency_key_in_use`.
 //!
 //! A request that fails releases its claim, so the client can retry with the same key.
@@ -14,6 +15,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     Statement, sea_query::Expr,
 };
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::{db_deadline::timed, error::ApiError};
@@ -40,6 +42,18 @@ pub(crate) fn validate(key: &str) -> Result<(), ApiError> {
         return Err(ApiError::InvalidIdempotencyKey);
     }
     Ok(())
+}
+
+/// What a key compares: SHA-256 over the file's SHA-256 and the chain's identity (the
+/// preset's name, the canonical steps, or the default chain), so the same file asked for other
+/// work is another request. Kept in the column that held the file's digest alone: a key
+/// claimed before chains existed then differs from any new request, and is refused as reused
+/// rather than replayed with the wrong work, until it expires.
+pub(crate) fn request_digest(file_sha256: &[u8], chain: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(file_sha256);
+    hasher.update(chain.as_bytes());
+    hasher.finalize().into()
 }
 
 pub(crate) async fn claim(
@@ -109,6 +123,19 @@ pub(crate) async fn release(db: &DatabaseConnection, scope: &str, key: &str) {
     if let Err(err) = released {
         // It expires as abandoned after ABANDONED_AFTER.
         tracing::warn!(%err, "cannot release an idempotency key");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_differs_by_file_and_by_chain() {
+        let a = request_digest(&[1; 32], "default");
+        assert_eq!(a, request_digest(&[1; 32], "default"));
+        assert_ne!(a, request_digest(&[2; 32], "default"));
+        assert_ne!(a, request_digest(&[1; 32], "preset:grayscale"));
     }
 }
 

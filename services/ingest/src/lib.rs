@@ -6,6 +6,7 @@ mod api;
 pub mod app;
 mod auth;
 mod backlog;
+mod chains;
 pub mod config;
 mod db_deadline;
 mod error;

@@ -27,6 +27,8 @@ pub struct AppState {
     pub metrics: IngestMetrics,
     /// The memory upload bodies in flight may hold together.
     pub upload_memory: Arc<crate::upload_memory::UploadMemory>,
+    /// The operator's rules, presets and allowed ops for chains of steps.
+    pub(crate) chains: Arc<crate::chains::ChainSettings>,
 }
 
 #[cfg(test)]
@@ -54,6 +56,10 @@ impl AppState {
             db: DatabaseConnection::default(),
             storage: Storage::in_memory(),
             relay_wakeup: Arc::new(Notify::new()),
+            chains: Arc::new(
+                crate::chains::ChainSettings::from_config(&config)
+                    .expect("the default chain settings are valid"),
+            ),
             config: Arc::new(config),
         }
     }

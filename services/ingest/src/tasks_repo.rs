@@ -27,7 +27,8 @@ pub(crate) async fn create(
     idempotency: Option<(String, String)>,
     trace: TraceContext,
 ) -> Result<(), ApiError> {
-    let job = JobMessage::new(new.id, new.original_key.clone(), new.content_type.clone());
+    let job = JobMessage::new(new.id, new.original_key.clone(), new.content_type.clone())
+        .with_steps(new.steps.clone());
     let payload = serde_json::to_value(&job).map_err(|e| ApiError::Internal(e.into()))?;
     timed(async {
         let txn = db.begin().await?;
@@ -153,8 +154,8 @@ pub(crate) async fn cancel(
     .await
 }
 
-/// Queue a FAILED task again as a new run: PENDING, attempts from zero, its job in the
-/// outbox, in one transaction.
+/// Queue a FAILED task again as a new run: PENDING, attempts from zero, its job (with the
+/// task's own chain) in the outbox, in one transaction.
 pub(crate) async fn retry(
     db: &DatabaseConnection,
     scope: &Scope,
@@ -173,6 +174,7 @@ pub(crate) async fn retry(
                     task.original_key.clone(),
                     task.content_type.clone(),
                 )
+                .with_steps(task.steps.clone())
                 .for_run(run);
                 let payload =
                     serde_json::to_value(&job).map_err(|e| DbErr::Custom(e.to_string()))?;

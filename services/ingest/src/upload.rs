@@ -11,16 +11,20 @@ use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions,
     payload::Payload,
     registry::{MetaMediaType, MetaRequest, Registry},
-    types::multipart::Upload,
+    types::multipart::{JsonField, Upload},
 };
 use std::io::{BufReader, Cursor, Seek, SeekFrom};
 use tokio::sync::OwnedSemaphorePermit;
 
-use imagepipe_shared::image_rules::{self, DecodeLimits, Header};
+use imagepipe_shared::{
+    image_rules::{self, DecodeLimits, Header},
+    steps::{Step, bounds::MAX_STEPS_BYTES},
+};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::{
+    chains::{self, ChainRequest},
     error::ApiError,
     upload_memory::{MEMORY_SPOOL_MAX, UploadMemory},
 };
@@ -35,10 +39,21 @@ pub(crate) struct UploadForm {
     /// Optional URL that receives a signed JSON POST when the task ends (COMPLETED, FAILED or
     /// CANCELLED). Its host must be on the server's allow-list (`WEBHOOK_ALLOWED_HOSTS`).
     callback_url: Option<String>,
+    /// The chain of steps to run on the image, in order, as JSON text (at most 16 KiB): each
+    /// step an object told apart by `op`. Without it (and without `preset`) the task runs the
+    /// default chain: grayscale, then the simulated delay. An array of objects in a multipart
+    /// form is sent as `application/json` (OpenAPI's default encoding for it).
+    steps: Option<JsonField<Vec<Step>>>,
+    /// The name of a chain the operator configured instead of `steps` (not both): `grayscale`
+    /// (the default chain), `thumbnail`, `web`, or one of the server's presets file.
+    preset: Option<String>,
 }
 
 /// Longest accepted `callback_url`.
 const MAX_CALLBACK_URL_LEN: usize = 2048;
+
+/// Longest accepted `preset` name (the names themselves have at most 64 characters).
+const MAX_PRESET_LEN: usize = 256;
 
 /// The multipart body of an upload, not yet read.
 pub(crate) struct UploadBody(Multipart);
@@ -54,7 +69,10 @@ impl<'a> ApiExtractor<'a> for UploadBody {
 
     fn request_meta() -> Option<MetaRequest> {
         Some(MetaRequest {
-            description: Some("The image to process, as multipart field `file`."),
+            description: Some(
+                "The image to process, as multipart field `file`; optionally the chain of \
+                 steps to run on it (`steps`) or the name of a preset (`preset`).",
+            ),
             content: vec![MetaMediaType {
                 content_type: "multipart/form-data",
                 schema: <UploadForm as Payload>::schema_ref(),
@@ -138,12 +156,14 @@ impl UploadedFile {
 pub(crate) struct UploadedForm {
     pub file: UploadedFile,
     pub callback_url: Option<String>,
+    /// `steps` and `preset`, not yet checked.
+    pub chain: ChainRequest,
 }
 
 impl UploadBody {
-    /// Read the form: the field `file`, failing with 413 as soon as it passes `limit`, and
-    /// `callback_url` if present. Other fields are skipped (poem discards their bytes as it
-    /// looks for the next field).
+    /// Read the form: the field `file`, failing with 413 as soon as it passes `limit`;
+    /// `callback_url`, `steps` and `preset` if present. Other fields are skipped (poem
+    /// discards their bytes as it looks for the next field).
     pub(crate) async fn read_form(
         mut self,
         limit: u64,
@@ -153,6 +173,7 @@ impl UploadBody {
         let invalid = |e: poem::error::ParseMultipartError| ApiError::InvalidRequest(e.to_string());
         let mut file = None;
         let mut callback_url = None;
+        let mut chain = ChainRequest::default();
         while let Some(field) = self.0.next_field().await.map_err(invalid)? {
             match field.name() {
                 Some("file") if file.is_none() => {
@@ -174,12 +195,45 @@ impl UploadBody {
                     })?;
                     callback_url = Some(text).filter(|t| !t.trim().is_empty());
                 }
+                // Read as bytes whatever the part's Content-Type: a client may send it as
+                // text/plain or application/json alike.
+                Some("steps") => {
+                    let bytes = read_limited(field, MAX_STEPS_BYTES as u64)
+                        .await
+                        .map_err(|e| match e {
+                            ApiError::PayloadTooLarge { .. } => {
+                                ApiError::Chain(chains::steps_too_long())
+                            }
+                            other => other,
+                        })?;
+                    if chain.steps.is_some() {
+                        return Err(ApiError::Chain(chains::repeated("steps")));
+                    }
+                    chain.steps = Some(bytes).filter(|b| !b.trim_ascii().is_empty());
+                }
+                Some("preset") => {
+                    let bytes = read_limited(field, MAX_PRESET_LEN as u64)
+                        .await
+                        .map_err(|e| match e {
+                            ApiError::PayloadTooLarge { .. } => {
+                                ApiError::Chain(chains::unknown_preset_name())
+                            }
+                            other => other,
+                        })?;
+                    if chain.preset.is_some() {
+                        return Err(ApiError::Chain(chains::repeated("preset")));
+                    }
+                    let name = String::from_utf8(bytes.to_vec())
+                        .map_err(|_| ApiError::Chain(chains::unknown_preset_name()))?;
+                    chain.preset = Some(name.trim().to_owned()).filter(|n| !n.is_empty());
+                }
                 _ => {}
             }
         }
         Ok(UploadedForm {
             file: file.ok_or(ApiError::MissingFile)?,
             callback_url,
+            chain,
         })
     }
 }

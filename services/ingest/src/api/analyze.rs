@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::{ApiTags, responses::endpoint_response};
 use crate::{
     auth::{Auth, Scope},
+    chains::ChosenChain,
     error::ApiError,
     idempotency::{self, Claim},
     state::AppState,
@@ -72,8 +73,14 @@ endpoint_response! {
         /// The bytes are not an accepted image format (`unsupported_media_type`).
         UnsupportedMediaType = 415,
         /// The file is empty (`empty_file`), over the pixel limits (`image_too_large`), or its
-        /// header cannot be read (`undecodable_image`); the `Idempotency-Key` was used before
-        /// with a different file (`idempotency_key_reused`); or the `callback_url` is not allowed
+        /// header cannot be read (`undecodable_image`); the chain of steps breaks a rule
+        /// (`invalid_steps`: not a JSON array, over 16 KiB, an unknown op or parameter, a value
+        /// out of range, too many steps, `encode` not last, a crop outside the image, an op
+        /// this server does not allow, both `steps` and `preset`), would make an image over the
+        /// pixel limits (`output_too_large`), or names a preset this server does not have
+        /// (`unknown_preset`), with each problem's JSON pointer in `errors`; the
+        /// `Idempotency-Key` was used before with a different file or chain
+        /// (`idempotency_key_reused`); or the `callback_url` is not allowed
         /// (`callback_not_allowed`).
         Unprocessable = 422,
         /// The object store or the database is unavailable, or too much work is waiting; nothing
@@ -92,14 +99,19 @@ impl AnalyzeApi {
     /// bytes, and the size and pixel limits are checked before anything is kept: a refused
     /// upload leaves no task, no object and no job behind.
     ///
-    /// With an `Idempotency-Key`, a repeated request (same key, same file) gets the first
-    /// response again (202, the same task) instead of a second task.
+    /// The work is a chain of steps (`steps`), a preset's chain (`preset`), or without either
+    /// the default chain (grayscale, then the simulated delay). The chain is checked whole,
+    /// with the sizes it makes from the image's own (after EXIF orientation), before anything
+    /// is kept.
+    ///
+    /// With an `Idempotency-Key`, a repeated request (same key, same file, same chain) gets the
+    /// first response again (202, the same task) instead of a second task.
     #[oai(path = "/analyze", method = "post", operation_id = "analyze")]
     async fn analyze(
         &self,
         auth: Auth,
-        /// Makes retrying the upload safe: the same key with the same file within 24 hours
-        /// (configurable) answers with the first request's task. Scoped per API key.
+        /// Makes retrying the upload safe: the same key with the same file and chain within 24
+        /// hours (configurable) answers with the first request's task. Scoped per API key.
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
         /// W3C trace context: the task's job and events continue this trace (a new one is
@@ -164,10 +176,15 @@ async fn accept(
         .map_err(|e| ApiError::CallbackRejected(e.to_string()))?
         .map(String::from);
     let (upload, header) = form.file.inspect(state.config.decode_limits()).await?;
+    let chain = form
+        .chain
+        .choose(&state.chains, header.oriented_size())
+        .map_err(ApiError::Chain)?;
 
     let idempotency = match idempotency_key {
         Some(key) => {
-            let digest = upload.sha256.unwrap_or_default();
+            let digest =
+                idempotency::request_digest(&upload.sha256.unwrap_or_default(), &chain.identity());
             let scope = scope.idempotency_scope().to_owned();
             let ttl = state.config.idempotency_ttl();
             match idempotency::claim(&state.db, &scope, &key, &digest, ttl).await? {
@@ -186,6 +203,7 @@ async fn accept(
         upload,
         header,
         callback_url,
+        chain,
         idempotency.clone(),
         trace,
     )
@@ -202,6 +220,7 @@ async fn create(
     upload: crate::upload::UploadedFile,
     header: image_rules::Header,
     callback_url: Option<String>,
+    chain: ChosenChain,
     idempotency: Option<(String, String)>,
     trace: TraceContext,
 ) -> Result<Uuid, ApiError> {
@@ -227,6 +246,8 @@ async fn create(
         height: i32::try_from(header.height).unwrap_or(i32::MAX),
         owner: scope.owner().map(str::to_owned),
         callback_url,
+        steps: chain.steps,
+        preset: chain.preset,
     };
     if let Err(err) = tasks_repo::create(&state.db, new_task, idempotency, trace).await {
         // Nothing was committed: take the object back so no orphan is left.
@@ -283,11 +304,17 @@ mod tests {
                 ApiError::UndecodableImage("truncated".into()),
                 ApiError::IdempotencyKeyReused,
                 ApiError::CallbackRejected("host not allowed".into()),
+                ApiError::Chain(imagepipe_shared::steps::ChainError::invalid(
+                    imagepipe_shared::steps::StepProblem::at("/steps/0/op", "unknown op"),
+                )),
                 ApiError::StorageUnavailable(cause()),
                 ApiError::DatabaseUnavailable(cause()),
                 ApiError::Overloaded { waiting: 1 },
                 ApiError::Internal(cause()),
-            ],
+            ]
+            .into_iter()
+            .chain(ApiError::chain_refusals())
+            .collect(),
         )
         .await;
         check::body_always_agrees_with_status::<AnalyzeResponse>().await;

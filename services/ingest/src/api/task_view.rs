@@ -3,7 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use imagepipe_entity::task::{self, TaskStatus};
-use imagepipe_shared::storage::Bucket;
+use imagepipe_shared::{
+    steps::{Encode, OutputFormat, Resize, Step},
+    storage::Bucket,
+};
 use poem_openapi::{Enum, Object};
 use uuid::Uuid;
 
@@ -68,6 +71,21 @@ pub struct StoredObject {
     pub url_expires_at: Option<DateTime<Utc>>,
 }
 
+/// The processed image: where it is, and what it is.
+#[derive(Debug, Object)]
+pub struct ResultObject {
+    #[oai(flatten)]
+    pub stored: StoredObject,
+    /// Width in pixels (absent only for a task completed before results were described).
+    pub width: Option<i32>,
+    /// Height in pixels.
+    pub height: Option<i32>,
+    /// Media type of the result: `image/jpeg`, `image/png`, `image/webp` or `image/avif`.
+    pub content_type: Option<String>,
+    /// Size of the result in bytes.
+    pub size_bytes: Option<i64>,
+}
+
 /// A task and, once it ended, its outcome.
 #[derive(Debug, Object)]
 #[oai(example)]
@@ -94,10 +112,15 @@ pub struct TaskView {
     pub error: Option<TaskError>,
     /// The URL that gets a webhook when the task ends, if one was given.
     pub callback_url: Option<String>,
+    /// The chain of steps the task runs, every default spelled out: the request's `steps`,
+    /// the named preset's, or the default chain (grayscale, then the simulated delay).
+    pub steps: Vec<Step>,
+    /// The preset the request named, if it named one.
+    pub preset: Option<String>,
     /// The uploaded original.
     pub original: StoredObject,
     /// The processed image, when COMPLETED.
-    pub result: Option<StoredObject>,
+    pub result: Option<ResultObject>,
 }
 
 impl poem_openapi::types::Example for TaskView {
@@ -127,6 +150,21 @@ fn task_example() -> TaskView {
         completed_at: Some(at),
         error: None,
         callback_url: None,
+        steps: vec![
+            Step::Resize(Resize {
+                width: Some(256),
+                height: Some(256),
+                fit: imagepipe_shared::steps::Fit::Cover,
+                gravity: imagepipe_shared::steps::Gravity::Centre,
+                enlarge: false,
+            }),
+            Step::Encode(Encode {
+                format: OutputFormat::Jpeg,
+                quality: Some(90),
+                lossless: None,
+            }),
+        ],
+        preset: Some("thumbnail".into()),
         original: StoredObject {
             bucket: "uploads".into(),
             key: format!("originals/{id}"),
@@ -135,13 +173,19 @@ fn task_example() -> TaskView {
             )),
             url_expires_at: Some(at),
         },
-        result: Some(StoredObject {
-            bucket: "processed".into(),
-            key: format!("results/{id}.jpg"),
-            download_url: Some(format!(
-                "http://localhost:9000/processed/results/{id}.jpg?X-Amz-Signature=..."
-            )),
-            url_expires_at: Some(at),
+        result: Some(ResultObject {
+            stored: StoredObject {
+                bucket: "processed".into(),
+                key: format!("results/{id}.jpg"),
+                download_url: Some(format!(
+                    "http://localhost:9000/processed/results/{id}.jpg?X-Amz-Signature=..."
+                )),
+                url_expires_at: Some(at),
+            },
+            width: Some(256),
+            height: Some(256),
+            content_type: Some("image/jpeg".into()),
+            size_bytes: Some(18_204),
         }),
     }
 }
@@ -156,7 +200,8 @@ pub(super) async fn view(state: &AppState, task: task::Model) -> TaskView {
         }
         _ => None,
     };
-    to_view(task, original, result)
+    let steps = state.chains.steps_of(task.steps.as_ref());
+    to_view(task, steps, original, result)
 }
 
 async fn stored(state: &AppState, bucket: &Bucket, key: &str) -> StoredObject {
@@ -176,7 +221,12 @@ async fn stored(state: &AppState, bucket: &Bucket, key: &str) -> StoredObject {
     }
 }
 
-fn to_view(task: task::Model, original: StoredObject, result: Option<StoredObject>) -> TaskView {
+fn to_view(
+    task: task::Model,
+    steps: Vec<Step>,
+    original: StoredObject,
+    result: Option<StoredObject>,
+) -> TaskView {
     let error = match (task.error_code, task.error_message) {
         (Some(code), message) => Some(TaskError {
             code,
@@ -200,7 +250,15 @@ fn to_view(task: task::Model, original: StoredObject, result: Option<StoredObjec
         completed_at: task.completed_at,
         error,
         callback_url: task.callback_url,
+        steps,
+        preset: task.preset,
         original,
-        result,
+        result: result.map(|stored| ResultObject {
+            stored,
+            width: task.result_width,
+            height: task.result_height,
+            content_type: task.result_content_type,
+            size_bytes: task.result_size_bytes,
+        }),
     }
 }

@@ -1,0 +1,319 @@
+//! Which chain of steps an upload asks for, decided and checked before anything is stored:
+//! the client's own `steps`, a `preset`, or (neither) the default chain. Everything a chain
+//! must keep is `imagepipe_shared::steps`'s; this module adds what is ingest's alone: the
+//! operator's settings (allowed ops, presets, the default delay) and how a request names them.
+
+use bytes::Bytes;
+use imagepipe_shared::{
+    messages::ErrorCode,
+    steps::{
+        self, AllowedOps, Chain, ChainError, ChainRules, PRESETS_POINTER, Presets, Step,
+        StepProblem,
+    },
+};
+
+use crate::config::IngestConfig;
+
+/// Where a client's own chain sits in the request: the root of its pointers.
+const STEPS_POINTER: &str = "/steps";
+
+/// The operator's settings for chains, read and checked once at start.
+#[derive(Debug, Clone)]
+pub(crate) struct ChainSettings {
+    pub rules: ChainRules,
+    pub allowed: AllowedOps,
+    pub presets: Presets,
+    /// `PROCESSING_DELAY_MS`: the default chain's delay, as the processor runs it.
+    pub default_delay_ms: u64,
+}
+
+impl ChainSettings {
+    /// From the settings, refusing a default delay over `MAX_DELAY_MS`, an unknown op in
+    /// `ALLOWED_OPS` or a bad presets file: each would otherwise fail tasks later.
+    pub(crate) fn from_config(config: &IngestConfig) -> anyhow::Result<Self> {
+        config
+            .chain
+            .check_default_delay(config.processing_delay_ms)?;
+        let rules = config.chain.rules(config.decode_limits());
+        let allowed = AllowedOps::from_names(config.allowed_ops.iter().map(String::as_str))
+            .map_err(anyhow::Error::msg)?;
+        let presets = Presets::load(config.presets_file.as_deref(), &rules)?;
+        Ok(Self {
+            rules,
+            allowed,
+            presets,
+            default_delay_ms: config.processing_delay_ms,
+        })
+    }
+
+    /// The steps a task runs, spelled out: its stored chain, or the default chain (`None`).
+    pub(crate) fn steps_of(&self, stored: Option<&serde_json::Value>) -> Vec<Step> {
+        match stored {
+            None => steps::default_chain(self.default_delay_ms),
+            Some(value) => serde_json::from_value(value.clone()).unwrap_or_else(|err| {
+                // Only ingest writes the column, with chains it parsed: this is a bug or a
+                // hand-edited row, and the view should still answer.
+                tracing::error!(%err, "a stored chain does not read as steps");
+                Vec::new()
+            }),
+        }
+    }
+}
+
+/// The chain fields of an upload, as sent (blank fields count as absent, as a browser form
+/// sends an empty text field).
+#[derive(Debug, Default)]
+pub(crate) struct ChainRequest {
+    /// The `steps` field's bytes, at most `MAX_STEPS_BYTES` (the reader refuses longer).
+    pub steps: Option<Bytes>,
+    pub preset: Option<String>,
+}
+
+/// The chain an accepted upload runs.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ChosenChain {
+    /// The canonical chain for the task row and the job; `None` for the default chain (the
+    /// `grayscale` preset included), so such a job reads as every job before chains did.
+    pub steps: Option<serde_json::Value>,
+    pub preset: Option<String>,
+}
+
+impl ChosenChain {
+    /// What an `Idempotency-Key` compares besides the file: the same preset, the same
+    /// canonical steps, or both the default chain.
+    pub(crate) fn identity(&self) -> String {
+        match (&self.preset, &self.steps) {
+            (Some(preset), _) => format!("preset:{preset}"),
+            (None, Some(steps)) => format!("steps:{steps}"),
+            (None, None) => "default".to_owned(),
+        }
+    }
+}
+
+impl ChainRequest {
+    /// Decide and check the chain for an image of `size` (after EXIF orientation).
+    pub(crate) fn choose(
+        self,
+        settings: &ChainSettings,
+        size: (u32, u32),
+    ) -> Result<ChosenChain, ChainError> {
+        match (self.steps, self.preset) {
+            (None, None) => Ok(ChosenChain {
+                steps: None,
+                preset: None,
+            }),
+            (Some(_), Some(_)) => Err(ChainError::invalid(StepProblem::at(
+                PRESETS_POINTER,
+                "give either steps or a preset, not both",
+            ))),
+            (None, Some(name)) => {
+                let chain = settings.presets.get(&name).ok_or_else(|| ChainError {
+                    code: ErrorCode::UnknownPreset,
+                    problems: vec![StepProblem::at(
+                        PRESETS_POINTER,
+                        format!(
+                            "no preset named `{name}`; the presets are {}",
+                            settings.presets.names().collect::<Vec<_>>().join(", ")
+                        ),
+                    )],
+                })?;
+                let steps = match chain {
+                    Chain::Default => None,
+                    // Not restricted by ALLOWED_OPS (the operator's own), but sized like any
+                    // chain: a preset can still make too large an image of this one.
+                    Chain::Steps(steps) => {
+                        settings.rules.check(steps, size, PRESETS_POINTER)?;
+                        Some(canonical_value(steps))
+                    }
+                };
+                Ok(ChosenChain {
+                    steps,
+                    preset: Some(name),
+                })
+            }
+            (Some(bytes), None) => {
+                let steps = steps::parse_steps(&bytes).map_err(ChainError::invalid_all)?;
+                settings.allowed.check(&steps, STEPS_POINTER)?;
+                settings.rules.check(&steps, size, STEPS_POINTER)?;
+                Ok(ChosenChain {
+                    steps: Some(canonical_value(&steps)),
+                    preset: None,
+                })
+            }
+        }
+    }
+}
+
+/// The refusal of a `steps` field longer than the limit (it is not read further).
+pub(crate) fn steps_too_long() -> ChainError {
+    ChainError::invalid(StepProblem::at(
+        STEPS_POINTER,
+        format!(
+            "steps is longer than {} bytes",
+            steps::bounds::MAX_STEPS_BYTES
+        ),
+    ))
+}
+
+/// The refusal of a `steps` or `preset` field given twice: which one counts is not guessed.
+pub(crate) fn repeated(field: &str) -> ChainError {
+    ChainError::invalid(StepProblem::at(
+        &format!("/{field}"),
+        format!("{field} is given more than once"),
+    ))
+}
+
+/// The refusal of a `preset` that cannot be a preset's name (too long, not UTF-8).
+pub(crate) fn unknown_preset_name() -> ChainError {
+    ChainError {
+        code: ErrorCode::UnknownPreset,
+        problems: vec![StepProblem::at(
+            PRESETS_POINTER,
+            "no preset has such a name (1 to 64 letters, digits, `-` or `_`)",
+        )],
+    }
+}
+
+/// The chain as stored and sent: every default spelled out, so equal work is equal JSON.
+fn canonical_value(steps: &[Step]) -> serde_json::Value {
+    serde_json::Value::Array(
+        steps
+            .iter()
+            .map(|step| serde_json::to_value(step).unwrap_or_default())
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use serde_json::json;
+
+    use super::*;
+
+    fn settings(flags: &[&str]) -> anyhow::Result<ChainSettings> {
+        let config =
+            IngestConfig::try_parse_from(std::iter::once("ingest").chain(flags.iter().copied()))?;
+        ChainSettings::from_config(&config)
+    }
+
+    fn request(steps: Option<&str>, preset: Option<&str>) -> ChainRequest {
+        ChainRequest {
+            steps: steps.map(|s| Bytes::copy_from_slice(s.as_bytes())),
+            preset: preset.map(str::to_owned),
+        }
+    }
+
+    fn refused(chosen: Result<ChosenChain, ChainError>) -> (&'static str, Vec<String>) {
+        let err = chosen.expect_err("refused");
+        (
+            err.code.as_str(),
+            err.problems.into_iter().map(|p| p.pointer).collect(),
+        )
+    }
+
+    #[test]
+    fn no_chain_is_the_default_chain_with_the_configured_delay() {
+        let settings = settings(&["--processing-delay-ms", "42"]).unwrap();
+        let chosen = request(None, None).choose(&settings, (10, 10)).unwrap();
+        assert_eq!(
+            chosen,
+            ChosenChain {
+                steps: None,
+                preset: None
+            }
+        );
+        assert_eq!(chosen.identity(), "default");
+        assert_eq!(
+            serde_json::to_value(settings.steps_of(None)).unwrap(),
+            json!([{"op": "grayscale"}, {"op": "delay", "ms": 42}])
+        );
+    }
+
+    #[test]
+    fn a_clients_steps_are_stored_canonical() {
+        let settings = settings(&[]).unwrap();
+        let chosen = request(Some(r#"[{"width":8,"op":"resize"}]"#), None)
+            .choose(&settings, (10, 10))
+            .unwrap();
+        let canonical =
+            json!([{"op":"resize","width":8,"fit":"contain","gravity":"centre","enlarge":false}]);
+        assert_eq!(chosen.steps, Some(canonical.clone()));
+        assert_eq!(chosen.identity(), format!("steps:{canonical}"));
+        assert_eq!(
+            serde_json::to_value(settings.steps_of(chosen.steps.as_ref())).unwrap(),
+            canonical
+        );
+    }
+
+    #[test]
+    fn presets_are_named_the_grayscale_one_is_the_default_chain() {
+        let settings = settings(&[]).unwrap();
+        let grayscale = request(None, Some("grayscale"))
+            .choose(&settings, (10, 10))
+            .unwrap();
+        assert_eq!(grayscale.steps, None);
+        assert_eq!(grayscale.identity(), "preset:grayscale");
+        let thumbnail = request(None, Some("thumbnail"))
+            .choose(&settings, (1000, 800))
+            .unwrap();
+        assert_eq!(thumbnail.steps.unwrap()[0]["width"], 256);
+        assert_eq!(
+            refused(request(None, Some("nope")).choose(&settings, (10, 10))),
+            ("unknown_preset", vec!["/preset".to_owned()])
+        );
+        assert_eq!(
+            refused(request(Some("[]"), Some("web")).choose(&settings, (10, 10))),
+            ("invalid_steps", vec!["/preset".to_owned()])
+        );
+    }
+
+    #[test]
+    fn allowed_ops_restrict_a_clients_steps_only() {
+        let settings = settings(&["--allowed-ops", "resize,encode"]).unwrap();
+        assert_eq!(
+            refused(request(Some(r#"[{"op":"grayscale"}]"#), None).choose(&settings, (10, 10))),
+            ("invalid_steps", vec!["/steps/0/op".to_owned()])
+        );
+        // The default chain and the grayscale preset use grayscale anyway.
+        request(None, None).choose(&settings, (10, 10)).unwrap();
+        request(None, Some("grayscale"))
+            .choose(&settings, (10, 10))
+            .unwrap();
+    }
+
+    #[test]
+    fn sizes_follow_the_image() {
+        let settings = settings(&[]).unwrap();
+        let crop = r#"[{"op":"crop","x":0,"y":0,"width":20,"height":5}]"#;
+        request(Some(crop), None)
+            .choose(&settings, (20, 10))
+            .unwrap();
+        assert_eq!(
+            refused(request(Some(crop), None).choose(&settings, (10, 20))),
+            ("invalid_steps", vec!["/steps/0".to_owned()])
+        );
+        let huge = r#"[{"op":"resize","width":100000,"enlarge":true}]"#;
+        assert_eq!(
+            refused(request(Some(huge), None).choose(&settings, (10, 10))),
+            ("output_too_large", vec!["/steps/0".to_owned()])
+        );
+    }
+
+    #[test]
+    fn a_service_refuses_to_start_with_settings_no_chain_could_keep() {
+        let err = settings(&["--processing-delay-ms", "70000"]).unwrap_err();
+        assert!(err.to_string().contains("MAX_DELAY_MS"), "{err}");
+        settings(&["--processing-delay-ms", "70000", "--max-delay-ms", "70000"]).unwrap();
+        let err = settings(&["--allowed-ops", "resize,spin"]).unwrap_err();
+        assert!(err.to_string().contains("spin"), "{err}");
+        let err = settings(&["--presets-file", "/nonexistent/presets.json"]).unwrap_err();
+        assert!(err.to_string().contains("PRESETS_FILE"), "{err}");
+    }
+
+    #[test]
+    fn allowed_ops_default_to_every_op() {
+        let settings = settings(&[]).unwrap();
+        assert_eq!(settings.allowed, AllowedOps::all());
+    }
+}
