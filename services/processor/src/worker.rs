@@ -80,14 +80,14 @@ impl From<StorageError> for JobError {
 
 impl From<KernelError> for JobError {
     fn from(err: KernelError) -> Self {
-        let code = match &err {
-            KernelError::Rejected(rejection) => rejection.code(),
-            KernelError::Encode(_) => ErrorCode::ProcessingFailed,
+        let (code, message) = match &err {
+            KernelError::Rejected(rejection) => (rejection.code(), err.to_string()),
+            KernelError::Chain(chain) => (chain.code, chain.summary()),
+            KernelError::Process(_) | KernelError::Encode(_) => {
+                (ErrorCode::ProcessingFailed, err.to_string())
+            }
         };
-        JobError::Permanent(TaskFailure {
-            code,
-            message: err.to_string(),
-        })
+        JobError::Permanent(TaskFailure { code, message })
     }
 }
 

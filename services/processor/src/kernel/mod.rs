@@ -1,26 +1,41 @@
-//! The pixel work: decode under limits, apply EXIF orientation, convert to BT.601 luma,
-//! encode. Pure and synchronous; callers run it off the async runtime.
+//! The pixel work: decode under limits, apply EXIF orientation, run a chain of steps, encode.
+//! Pure and synchronous; callers run it off the async runtime. The API is [`run`] (any
+//! chain) and [`grayscale`] (the default chain, byte for byte what [`run`] makes of it).
 //!
-//! One module per stage, called in this order by [`grayscale_with`]: [`decode`](decode_luma)
-//! turns the original's bytes into upright pixels (converting them with [`luma`](Luma) on
-//! the way), and [`encode`] writes the result. JPEG, the common case, has its own path
-//! through both: `zune-jpeg` decodes only the luma plane (the untrusted bytes are parsed by
-//! safe Rust; its `unsafe` is confined to SIMD kernels), and libjpeg-turbo (through the
-//! `turbojpeg` crate) encodes the grayscale result, three times faster than the pure-Rust
-//! encoders measured; it only ever reads a pixel buffer of ours. Other formats decode with
-//! `image` and encode as PNG. Numbers and reasons: `docs/performance.md`.
+//! The stages, each in its own module, in the spirit of imgproxy's `processing/` and sharp's
+//! pipeline:
+//! - [`plan`]: the whole chain seen before decoding, to decode less (luma only, or a JPEG
+//!   already reduced: "shrink on load").
+//! - [`decode`]: bytes to upright 8-bit [`Pixels`]. JPEG, the common case, through `zune-jpeg`
+//!   (untrusted bytes parsed by safe Rust; its `unsafe` is confined to SIMD kernels), its luma
+//!   plane alone when the result is grey; the shrink-on-load path through libjpeg-turbo
+//!   ([`decode::jpeg_scaled`], reasons there). Other formats through `image`.
+//! - [`ops`]: one module per step (resize, crop, rotate, flip, grayscale, blur, sharpen).
+//! - [`encode`]: one module per output format (JPEG, PNG, WebP, AVIF).
+//!
+//! Memory: every image a chain makes is within the decoder limits; [`run`] checks the sizes
+//! the chain produces (`shared::steps::ChainRules::check`) before it decodes, whoever called
+//! it. Numbers and reasons: `docs/performance.md`.
 
-mod decode;
-mod encode;
+pub mod decode;
+pub mod encode;
 mod luma;
+pub mod ops;
+mod pixels;
+pub mod plan;
 #[cfg(test)]
 mod test_images;
 
-use imagepipe_shared::image_rules::{DecodeLimits, Rejection};
+use imagepipe_shared::{
+    image_rules::{DecodeLimits, Rejection, inspect},
+    steps::{ChainError, ChainRules, Step},
+};
 
 pub use decode::{Decoded, decode_luma};
 pub use encode::encode;
 pub use luma::Luma;
+pub use pixels::{Layout, Pixels, PixelsRef};
+pub use plan::{Plan, PlannedOp};
 
 /// JPEG quality of results: 95, OpenCV's `imencode` default.
 /// Measured on the test photographs (mean |result - float BT.601 luma|): the Hubble deep
@@ -33,6 +48,12 @@ pub const JPEG_QUALITY: u8 = 95;
 pub enum KernelError {
     #[error(transparent)]
     Rejected(#[from] Rejection),
+    /// The chain breaks a rule (`invalid_steps`) or makes an image over the limits
+    /// (`output_too_large`).
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error("image processing failed: {0}")]
+    Process(String),
     #[error("result cannot be encoded: {0}")]
     Encode(String),
 }
@@ -75,6 +96,63 @@ pub fn grayscale_with(
 ) -> Result<Processed, KernelError> {
     let decoded = decode_luma(bytes, limits)?;
     encode(&decoded.luma, decoded.format, settings)
+}
+
+/// Run a chain of steps on one image: decode (as the [`Plan`] says), orient, apply each step,
+/// encode (the chain's `encode`, or JPEG for a JPEG and PNG for everything else). `delay`
+/// steps are not the kernel's: the caller waits them.
+///
+/// The chain is checked first against the image's header (each step's parameters, every
+/// crop inside its image, every image within `limits`), so no step can allocate past the
+/// decoder's limits whatever the caller checked before.
+pub fn run(bytes: &[u8], steps: &[Step], limits: DecodeLimits) -> Result<Processed, KernelError> {
+    run_with(bytes, steps, limits, Settings::default())
+}
+
+/// [`run`] with chosen encoder settings.
+pub fn run_with(
+    bytes: &[u8],
+    steps: &[Step],
+    limits: DecodeLimits,
+    settings: Settings,
+) -> Result<Processed, KernelError> {
+    let header = inspect(bytes, limits)?;
+    // Only the sizes and parameters: how many steps and how long a delay are the service's.
+    let rules = ChainRules {
+        max_steps: usize::MAX,
+        max_delay_ms: u64::MAX,
+        limits,
+    };
+    rules.check(steps, header.oriented_size(), "/steps")?;
+    let plan = Plan::new(steps, &header);
+    let mut pixels = decode::decode_planned(bytes, limits, &plan)?;
+    for op in &plan.ops {
+        pixels = apply(pixels, op)?;
+    }
+    if pixels.dimensions() != plan.output {
+        return Err(KernelError::Process(format!(
+            "the chain made a {}x{} image where {}x{} was planned",
+            pixels.width, pixels.height, plan.output.0, plan.output.1
+        )));
+    }
+    encode::encode_result(
+        pixels.as_ref(),
+        header.format,
+        plan.encode.as_ref(),
+        settings,
+    )
+}
+
+fn apply(pixels: Pixels, op: &PlannedOp) -> Result<Pixels, KernelError> {
+    Ok(match op {
+        PlannedOp::Resize(plan) => ops::resize(&pixels, plan)?,
+        PlannedOp::Crop(rect) => ops::crop(&pixels, *rect),
+        PlannedOp::Rotate(degrees) => ops::rotate(&pixels, *degrees),
+        PlannedOp::Flip(axis) => ops::flip(pixels, *axis),
+        PlannedOp::Grayscale => ops::grayscale(pixels),
+        PlannedOp::Blur(sigma) => ops::blur(&pixels, *sigma)?,
+        PlannedOp::Sharpen { sigma, amount } => ops::sharpen(&pixels, *sigma, *amount)?,
+    })
 }
 
 #[cfg(test)]

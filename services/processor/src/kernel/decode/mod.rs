@@ -1,19 +1,25 @@
-//! Bytes to upright grey pixels, under the size limits: JPEG through its luma plane
-//! ([`jpeg`]), everything else (and the rare JPEG that is not YCbCr) through `image`.
+//! Bytes to upright pixels, under the size limits. Grey: a JPEG through its luma plane
+//! ([`jpeg`], `zune-jpeg`), everything else (and the rare JPEG that is not YCbCr) through
+//! `image`. Colour: through `image` (whose JPEG decoder is `zune-jpeg` too). A JPEG the chain
+//! starts by shrinking: libjpeg-turbo's DCT-scaled decode ([`scaled`]), the one place
+//! untrusted bytes reach C (the reasons are in that module).
 
 mod jpeg;
+mod scaled;
 mod truncation;
 
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
-use imagepipe_shared::image_rules::{DecodeLimits, Rejection, inspect};
+use imagepipe_shared::image_rules::{DecodeLimits, Header, Rejection, inspect};
 
+pub use scaled::{ShrinkTarget, jpeg_scaled, shrink_factor};
 pub(super) use truncation::jpeg_is_complete;
 
 use super::{
-    KernelError,
+    KernelError, Pixels,
     luma::{Luma, to_bt601_luma},
+    plan::Plan,
 };
 
 /// An original turned into upright grayscale pixels, before encoding.
@@ -25,6 +31,48 @@ pub struct Decoded {
 
 /// Decode under `limits`, apply the EXIF orientation and convert to BT.601 luma.
 pub fn decode_luma(bytes: &[u8], limits: DecodeLimits) -> Result<Decoded, KernelError> {
+    let header = checked_header(bytes, limits)?;
+    if header.format == ImageFormat::Jpeg
+        && let Some(luma) = jpeg::jpeg_luma(bytes, limits)?
+    {
+        return Ok(Decoded {
+            luma: Luma::Opaque(luma),
+            format: header.format,
+        });
+    }
+    Ok(Decoded {
+        luma: to_bt601_luma(decode_upright(bytes, &header, limits)?),
+        format: header.format,
+    })
+}
+
+/// Decode as the plan says: only luma when the chain ends grey, already reduced when it
+/// starts by shrinking a JPEG, in colour otherwise; always upright, always 8-bit.
+pub(in crate::kernel) fn decode_planned(
+    bytes: &[u8],
+    limits: DecodeLimits,
+    plan: &Plan,
+) -> Result<Pixels, KernelError> {
+    if let Some(at_least) = plan.shrink_to {
+        let target = ShrinkTarget {
+            at_least,
+            grey: plan.luma,
+        };
+        if let Some(pixels) = jpeg_scaled(bytes, limits, target)? {
+            return Ok(pixels);
+        }
+    }
+    if plan.luma {
+        return Ok(decode_luma(bytes, limits)?.luma.into());
+    }
+    let header = checked_header(bytes, limits)?;
+    Ok(Pixels::from_dynamic(decode_upright(
+        bytes, &header, limits,
+    )?))
+}
+
+/// The header, checked against the limits, of an original that is whole.
+fn checked_header(bytes: &[u8], limits: DecodeLimits) -> Result<Header, KernelError> {
     // Defence in depth: ingest checked the header already, but the job could come from
     // anywhere that can publish.
     let header = inspect(bytes, limits)?;
@@ -36,16 +84,15 @@ pub fn decode_luma(bytes: &[u8], limits: DecodeLimits) -> Result<Decoded, Kernel
         )
         .into());
     }
+    Ok(header)
+}
 
-    if header.format == ImageFormat::Jpeg
-        && let Some(luma) = jpeg::jpeg_luma(bytes, limits)?
-    {
-        return Ok(Decoded {
-            luma: Luma::Opaque(luma),
-            format: header.format,
-        });
-    }
-
+/// Any format `image` reads, under the limits, turned upright by its EXIF orientation.
+fn decode_upright(
+    bytes: &[u8],
+    header: &Header,
+    limits: DecodeLimits,
+) -> Result<DynamicImage, KernelError> {
     let mut reader = ImageReader::with_format(Cursor::new(bytes), header.format);
     reader.limits(limits.decoder_limits());
     let undecodable = |e: image::ImageError| Rejection::Undecodable(e.to_string());
@@ -64,10 +111,7 @@ pub fn decode_luma(bytes: &[u8], limits: DecodeLimits) -> Result<Decoded, Kernel
     let orientation = decoder.orientation().map_err(undecodable)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
     image.apply_orientation(orientation);
-    Ok(Decoded {
-        luma: to_bt601_luma(image),
-        format: header.format,
-    })
+    Ok(image)
 }
 
 #[cfg(test)]
