@@ -79,6 +79,12 @@ impl ServiceConfigs {
         if !options.api_keys.is_empty() {
             ingest.api_keys = options.api_keys.clone();
         }
+        // The default chain's delay, as a task's `steps` shows it, is the processor's.
+        ingest.processing_delay_ms = options.processing_delay_ms;
+        if !options.allowed_ops.is_empty() {
+            ingest.allowed_ops = options.allowed_ops.clone();
+        }
+        ingest.presets_file = options.presets_file.clone();
         ingest.webhooks = webhooks.clone();
         ingest.database = database.clone();
         ingest.amqp = amqp.clone();

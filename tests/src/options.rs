@@ -32,6 +32,10 @@ pub struct Options {
     pub webhook_retry_min_ms: u64,
     /// `RETENTION_SECS` (0: keep forever).
     pub retention_secs: u64,
+    /// `ALLOWED_OPS` of ingest (empty: every op).
+    pub allowed_ops: Vec<String>,
+    /// `PRESETS_FILE` of ingest.
+    pub presets_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -55,6 +59,8 @@ impl Default for Options {
             webhook_secret: None,
             webhook_retry_min_ms: 200,
             retention_secs: 0,
+            allowed_ops: Vec::new(),
+            presets_file: None,
         }
     }
 }

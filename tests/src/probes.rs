@@ -164,6 +164,20 @@ impl TestSystem {
         width: i32,
         height: i32,
     ) -> Uuid {
+        self.enqueue_with_steps(bytes, content_type, (width, height), None)
+            .await
+    }
+
+    /// [`enqueue_directly`](Self::enqueue_directly) with a job that carries `steps` (JSON
+    /// never checked by ingest; `None`: the default chain), as any client of the broker could
+    /// publish it.
+    pub async fn enqueue_with_steps(
+        &self,
+        bytes: Vec<u8>,
+        content_type: &str,
+        (width, height): (i32, i32),
+        steps: Option<Value>,
+    ) -> Uuid {
         let id = Uuid::now_v7();
         let key = imagepipe_shared::keys::original_key(id);
         let size = bytes.len() as i64;
@@ -188,7 +202,8 @@ impl TestSystem {
             ))
             .await
             .expect("task row inserted");
-        let job = imagepipe_shared::messages::JobMessage::new(id, key, content_type.to_owned());
+        let job = imagepipe_shared::messages::JobMessage::new(id, key, content_type.to_owned())
+            .with_steps(steps);
         self.publish_raw(
             &self.topology.jobs_exchange(),
             imagepipe_shared::topology::JOB_ROUTING_KEY,
@@ -222,6 +237,12 @@ impl TestSystem {
     /// Rows in the task table.
     pub async fn task_count(&self) -> i64 {
         self.count("SELECT count(*) AS n FROM tasks").await
+    }
+
+    /// Idempotency keys claimed or recorded.
+    pub async fn idempotency_key_count(&self) -> i64 {
+        self.count("SELECT count(*) AS n FROM idempotency_keys")
+            .await
     }
 
     /// Run one SQL statement on the test's database (to set up states no API call makes).

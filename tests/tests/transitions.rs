@@ -35,6 +35,12 @@ async fn insert_pending(system: &TestSystem) -> Uuid {
         queued_at: Set(now),
         owner: Set(None),
         callback_url: Set(None),
+        steps: Set(None),
+        preset: Set(None),
+        result_width: Set(None),
+        result_height: Set(None),
+        result_content_type: Set(None),
+        result_size_bytes: Set(None),
     }
     .insert(&system.db)
     .await
@@ -75,6 +81,22 @@ async fn events_move_a_task_forward_only() {
     assert_eq!(apply_event(db, &completed).await.unwrap(), Applied::Changed);
     let done = load(&system, id).await;
     assert_eq!(done.status, TaskStatus::Completed);
+    // The result as the event described it.
+    let described = imagepipe_tests::a_png_result();
+    assert_eq!(
+        (
+            done.result_width,
+            done.result_height,
+            done.result_content_type.as_deref(),
+            done.result_size_bytes,
+        ),
+        (
+            Some(described.width as i32),
+            Some(described.height as i32),
+            Some(described.content_type.as_str()),
+            Some(described.size_bytes as i64),
+        )
+    );
 
     // Duplicates and stragglers are no-ops, never errors.
     assert_eq!(apply_event(db, &completed).await.unwrap(), Applied::Ignored);

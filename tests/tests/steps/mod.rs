@@ -1,0 +1,73 @@
+//! Chains of steps through the real services: every way a chain is refused, chains and
+//! presets run to their results, and what the operator's settings (ALLOWED_OPS,
+//! PRESETS_FILE) change. Each file starts one system and runs its cases on it.
+
+mod chains;
+mod operator;
+mod refusals;
+
+use std::time::Duration;
+
+use imagepipe_tests::TestSystem;
+use reqwest::multipart::Form;
+use serde_json::Value;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// An upload form: `file` (a test photograph) and text fields such as `steps` and `preset`.
+fn form(file: &str, fields: &[(&str, &str)]) -> Form {
+    let mut form = TestSystem::file_form(file, imagepipe_tests::good_image(file));
+    for (name, value) in fields {
+        form = form.text(name.to_string(), value.to_string());
+    }
+    form
+}
+
+/// Upload a form; its status and JSON body.
+async fn send(system: &TestSystem, form: Form, headers: &[(&str, &str)]) -> (u16, Value) {
+    let response = system.upload_form(form, headers).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+/// Upload a form that must be accepted; its task id.
+async fn accepted(system: &TestSystem, form: Form) -> uuid::Uuid {
+    let (status, body) = send(system, form, &[]).await;
+    assert_eq!(status, 202, "{body}");
+    imagepipe_tests::task_id_of(&body)
+}
+
+/// The size of a test photograph once upright (the size its chain starts from).
+fn upright_size(file: &str) -> (u32, u32) {
+    let image = imagepipe_tests::upright(&imagepipe_tests::good_image(file));
+    (image.width(), image.height())
+}
+
+/// A COMPLETED task's result: its description in the view, and its bytes in the bucket,
+/// which must be what the description says.
+async fn completed_result(system: &TestSystem, task: &Value) -> (Value, Vec<u8>) {
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    let result = task["result"].clone();
+    let key = result["key"].as_str().expect("a result key");
+    let bytes = system
+        .storage
+        .processed
+        .get_file(key)
+        .await
+        .expect("the result is stored")
+        .to_vec();
+    assert_eq!(result["size_bytes"], bytes.len(), "{task}");
+    let decoded = image::load_from_memory(&bytes).expect("the result decodes");
+    assert_eq!(
+        (result["width"].clone(), result["height"].clone()),
+        (decoded.width().into(), decoded.height().into()),
+        "the stated size is the result's: {task}"
+    );
+    let format = image::guess_format(&bytes).expect("a known format");
+    assert_eq!(
+        result["content_type"],
+        format.to_mime_type(),
+        "the stated format is the result's: {task}"
+    );
+    (result, bytes)
+}
