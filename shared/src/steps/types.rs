@@ -156,11 +156,11 @@ pub enum Gravity {
 pub struct Resize {
     /// Target width in pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[oai(validator(minimum(value = "1")))]
+    #[oai(validator(minimum(value = "1")), skip_serializing_if_is_none)]
     pub width: Option<u32>,
     /// Target height in pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[oai(validator(minimum(value = "1")))]
+    #[oai(validator(minimum(value = "1")), skip_serializing_if_is_none)]
     pub height: Option<u32>,
     #[serde(default)]
     #[oai(default)]
@@ -367,10 +367,11 @@ pub struct Encode {
     /// 1 to 100, for `jpeg` (default 90), `webp` (default 80) and `avif` (default 70);
     /// not for `png` or lossless `webp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+    #[oai(validator(minimum(value = "1"), maximum(value = "100")), skip_serializing_if_is_none)]
     pub quality: Option<u8>,
     /// `webp` only: lossless instead of lossy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
     pub lossless: Option<bool>,
 }
 
