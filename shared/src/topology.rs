@@ -7,14 +7,21 @@
 //!  {p}.retry ──▶ {p}.jobs.retry.{N}ms     {p}.dead (fanout) ──▶ {p}.dead [quorum] ◀── result-writer
 //!                                                                     │ after marking FAILED
 //!  processors ──▶ {p}.events (direct) ──▶ {p}.events [quorum]         ▼
-//!                                           ◀── result-writer    {p}.parking ──▶ {p}.parked
+//!                                           ◀── result-writer    {p}.parking ──▶ {p}.parked.v2
 //!                                                                (kept for inspection/re-drive)
+//!                                                                     │ rejected by an operator
+//!                                                                     ▼
+//!                                                    {p}.discarded ──▶ {p}.discarded (expires)
 //!
 //!  ingest ──▶ {p}.cancellations (fanout) ──▶ one private queue per processor
 //! ```
 //!
 //! Queue arguments cannot change on a live queue (RabbitMQ answers 406 on redeclare), so a
-//! retry delay is part of its queue's name: changing the delays declares new queues.
+//! retry delay is part of its queue's name: changing the delays declares new queues. For the
+//! same reason the parked queue is `{p}.parked.v2`: the first one (`{p}.parked`) dead-lettered
+//! into the exchange that routes to itself, so a parked job rejected from the console came
+//! straight back; [`crate::amqp::Link`] moves its messages over and deletes it
+//! (`amqp::upgrade`).
 
 use std::time::Duration;
 
@@ -30,6 +37,11 @@ use crate::retry::DELIVERY_LIMIT;
 pub const JOB_ROUTING_KEY: &str = "job";
 /// Routing key of status events on the events exchange.
 pub const EVENT_ROUTING_KEY: &str = "event";
+
+/// How long a discarded parked job is kept before it expires.
+pub const DISCARDED_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Most discarded jobs kept; past it the oldest go first.
+pub const DISCARDED_MAX_LENGTH: i64 = 100_000;
 
 /// Names of everything on the broker, derived from one prefix.
 #[derive(Debug, Clone)]
@@ -75,7 +87,17 @@ impl Topology {
         format!("{}.parking", self.prefix)
     }
     pub fn parked_queue(&self) -> String {
+        format!("{}.parked.v2", self.prefix)
+    }
+    /// The parked queue of releases before `{p}.parked.v2`, retired on upgrade.
+    pub fn legacy_parked_queue(&self) -> String {
         format!("{}.parked", self.prefix)
+    }
+    pub fn discarded_exchange(&self) -> String {
+        format!("{}.discarded", self.prefix)
+    }
+    pub fn discarded_queue(&self) -> String {
+        format!("{}.discarded", self.prefix)
     }
     /// Cancellations are broadcast: every processor hears of each one.
     pub fn cancellations_exchange(&self) -> String {
@@ -117,6 +139,7 @@ impl Topology {
             self.events_queue(),
             self.dead_letter_queue(),
             self.parked_queue(),
+            self.discarded_queue(),
         ];
         queues.extend(self.retry_delays.iter().map(|d| self.retry_queue(*d)));
         queues
@@ -129,6 +152,7 @@ impl Topology {
             self.retry_exchange(),
             self.dead_letter_exchange(),
             self.parking_exchange(),
+            self.discarded_exchange(),
             self.cancellations_exchange(),
         ]
     }
@@ -145,6 +169,7 @@ impl Topology {
             (self.retry_exchange(), ExchangeKind::Direct),
             (self.dead_letter_exchange(), ExchangeKind::Fanout),
             (self.parking_exchange(), ExchangeKind::Fanout),
+            (self.discarded_exchange(), ExchangeKind::Fanout),
             (self.cancellations_exchange(), ExchangeKind::Fanout),
         ] {
             channel
@@ -183,13 +208,33 @@ impl Topology {
             "",
         )
         .await?;
-        // The end of the road: nobody consumes it, so nothing is ever rejected from it; its
-        // dead-letter target points back at itself so that even a manual reject keeps it.
+        // Parked jobs wait here for an operator: nobody consumes it. An operator who rejects
+        // one (or requeues it past the delivery limit) sends it on to the discarded queue.
         self.queue(
             channel,
             self.parked_queue(),
-            quorum_args(&self.parking_exchange()),
+            quorum_args(&self.discarded_exchange()),
             &self.parking_exchange(),
+            "",
+        )
+        .await?;
+        // The end of the road, and the one queue without a dead-letter target: what reaches it
+        // was parked and then deliberately thrown away, so it is kept a week for a second look
+        // (and at most DISCARDED_MAX_LENGTH of it, oldest dropped first), then expires.
+        let mut discarded = FieldTable::default();
+        discarded.insert(
+            "x-message-ttl".into(),
+            AMQPValue::LongLongInt(i64::try_from(DISCARDED_TTL.as_millis()).unwrap_or(i64::MAX)),
+        );
+        discarded.insert(
+            "x-max-length".into(),
+            AMQPValue::LongLongInt(DISCARDED_MAX_LENGTH),
+        );
+        self.queue(
+            channel,
+            self.discarded_queue(),
+            discarded,
+            &self.discarded_exchange(),
             "",
         )
         .await?;

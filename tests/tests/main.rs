@@ -28,5 +28,6 @@ mod serial;
 mod settings;
 mod state_machine;
 mod task_api;
+mod topology_upgrade;
 mod transitions;
 mod webhooks;

@@ -1,4 +1,5 @@
-//! A connection with one confirm-mode channel on which the whole topology is declared.
+//! A connection with one confirm-mode channel on which the whole topology is declared (and
+//! earlier releases' topology upgraded).
 
 use lapin::{Channel, Connection, ConnectionProperties, options::ConfirmSelectOptions};
 use tokio_util::sync::CancellationToken;
@@ -19,6 +20,7 @@ impl Link {
         let connection = timed(Connection::connect(url, props)).await?;
         let channel = timed(connection.create_channel()).await?;
         timed(topology.declare(&channel)).await?;
+        super::upgrade::retire_legacy_parked(&connection, topology).await?;
         timed(channel.confirm_select(ConfirmSelectOptions::default())).await?;
         Ok(Self {
             connection,

@@ -10,6 +10,7 @@ mod consumer;
 mod link;
 mod publisher;
 mod queue_probe;
+mod upgrade;
 
 use std::{future::Future, time::Duration};
 
