@@ -7,6 +7,14 @@
 //!
 //!     kernel [--runs N] [--jpeg-quality Q] [--luma-dir DIR] [--out-dir DIR] [DIR]
 //!
+//! With `--chains`, instead: every JPEG of the directory through one chain per op and per
+//! shipped preset ([`chains`]), each the whole of `kernel::run` (header check, decode, the
+//! op, encode). One JSON object per file and chain, with the exact steps, so
+//! `bench/reference_kernel.py` runs libvips and OpenCV on the same job; the result goes to
+//! `--out-dir` as `{file}.{chain}.{ext}`.
+//!
+//!     kernel --chains [--runs N] [--out-dir DIR] [DIR]
+//!
 //! `DIR` defaults to the test photographs, `<shared>/testdata/good`, where `<shared>` is
 //! `IMAGEPIPE_SHARED_DIR` or else the `shared` folder beside the repository.
 //!
@@ -21,9 +29,14 @@ use std::{
 };
 
 use imagepipe_processor::kernel::{self, Settings};
-use imagepipe_shared::image_rules::DecodeLimits;
+use imagepipe_shared::{
+    image_rules::DecodeLimits,
+    steps::{Chain, Presets, Step},
+};
+use serde_json::json;
 
 struct Args {
+    chains: bool,
     runs: usize,
     settings: Settings,
     luma_dir: Option<PathBuf>,
@@ -33,6 +46,7 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
+        chains: false,
         runs: 11,
         settings: Settings::default(),
         luma_dir: None,
@@ -58,11 +72,12 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("--jpeg-quality: {e}"))?;
             }
+            "--chains" => args.chains = true,
             "--luma-dir" => args.luma_dir = Some(value("--luma-dir")?.into()),
             "--out-dir" => args.out_dir = Some(value("--out-dir")?.into()),
             "-h" | "--help" => {
                 return Err(
-                    "usage: kernel [--runs N] [--jpeg-quality Q] [--luma-dir DIR] [--out-dir DIR] [DIR]".into(),
+                    "usage: kernel [--chains] [--runs N] [--jpeg-quality Q] [--luma-dir DIR] [--out-dir DIR] [DIR]".into(),
                 );
             }
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
@@ -139,6 +154,85 @@ fn bench_file(path: &Path, args: &Args) -> Result<serde_json::Value, String> {
     }))
 }
 
+/// The chains timed for a `width` × `height` image: one per op, each followed by a JPEG at
+/// quality 90 (the inputs are JPEG photographs, so every row pays the same decode and a
+/// comparable encode), and the shipped presets as they are. Sizes are relative to the image
+/// so that every chain is valid and does real work on every photograph: resize to a third
+/// of the width (a DCT-scaled decode by 2, then Lanczos-3), crop the centre half.
+fn chains(width: u32, height: u32) -> Vec<(&'static str, Vec<Step>)> {
+    let jpeg = json!({"op": "encode", "format": "jpeg", "quality": 90});
+    let op = |step: serde_json::Value| -> Vec<Step> {
+        serde_json::from_value(json!([step, jpeg])).expect("a valid chain")
+    };
+    let presets = Presets::builtin();
+    let preset = |name: &str| match presets.get(name) {
+        Some(Chain::Steps(steps)) => steps.clone(),
+        _ => panic!("the {name} preset ships"),
+    };
+    vec![
+        (
+            "resize",
+            op(json!({"op": "resize", "width": (width / 3).max(1)})),
+        ),
+        (
+            "crop",
+            op(json!({"op": "crop", "x": width / 4, "y": height / 4,
+                      "width": (width / 2).max(1), "height": (height / 2).max(1)})),
+        ),
+        ("rotate", op(json!({"op": "rotate", "degrees": 90}))),
+        ("flip", op(json!({"op": "flip", "axis": "horizontal"}))),
+        ("grayscale", op(json!({"op": "grayscale"}))),
+        ("blur", op(json!({"op": "blur", "sigma": 2.0}))),
+        (
+            "sharpen",
+            op(json!({"op": "sharpen", "sigma": 1.0, "amount": 1.5})),
+        ),
+        ("thumbnail", preset("thumbnail")),
+        ("web", preset("web")),
+    ]
+}
+
+fn bench_chains(path: &Path, args: &Args) -> Result<Vec<serde_json::Value>, String> {
+    let limits = DecodeLimits::default();
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let header =
+        imagepipe_shared::image_rules::inspect(&bytes, limits).map_err(|e| e.to_string())?;
+    let (width, height) = header.oriented_size();
+    let mut lines = Vec::new();
+    for (chain, steps) in chains(width, height) {
+        let run = || kernel::run(&bytes, &steps, limits);
+        let out = run().map_err(|e| format!("{chain}: {e}"))?;
+        let (ms_median, ms_min) = time(args.runs, run);
+        if let Some(dir) = &args.out_dir {
+            std::fs::write(
+                dir.join(format!("{name}.{chain}.{}", out.extension)),
+                &out.bytes,
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        lines.push(json!({
+            "file": name,
+            "chain": chain,
+            "steps": steps,
+            "in_width": width,
+            "in_height": height,
+            "megapixels": f64::from(width) * f64::from(height) / 1e6,
+            "runs": args.runs,
+            "ms": ms(ms_median),
+            "min_ms": ms(ms_min),
+            "width": out.width,
+            "height": out.height,
+            "out_extension": out.extension,
+            "out_bytes": out.bytes.len(),
+        }));
+    }
+    Ok(lines)
+}
+
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
@@ -157,6 +251,20 @@ fn main() -> ExitCode {
     files.sort();
     let mut failed = false;
     for path in files {
+        if args.chains {
+            // The op and preset rows are about JPEG photographs, the product's common case.
+            if path.extension().is_none_or(|e| e != "jpg") {
+                continue;
+            }
+            match bench_chains(&path, &args) {
+                Ok(lines) => lines.iter().for_each(|line| println!("{line}")),
+                Err(e) => {
+                    eprintln!("{}: {e}", path.display());
+                    failed = true;
+                }
+            }
+            continue;
+        }
         match bench_file(&path, &args) {
             Ok(result) => println!("{result}"),
             Err(e) => {
