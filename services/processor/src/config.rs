@@ -2,16 +2,19 @@ use std::time::Duration;
 
 use clap::Parser;
 use imagepipe_shared::config::{
-    AmqpConfig, HealthConfig, ImageLimitsConfig, ShutdownConfig, StorageConfig, TelemetryConfig,
+    AmqpConfig, ChainConfig, HealthConfig, ImageLimitsConfig, ShutdownConfig, StorageConfig,
+    TelemetryConfig,
 };
 
 use crate::test_hooks::TestHooks;
 
-/// imagepipe processor: consumes jobs, converts images to grayscale, reports status events.
+/// imagepipe processor: consumes jobs, runs each one's chain of steps on its image, reports
+/// status events.
 #[derive(Debug, Clone, Parser)]
 #[command(version = crate::test_hooks::VERSION)]
 pub struct ProcessorConfig {
-    /// Simulated inference time added to every job, in milliseconds (stands in for a model).
+    /// Simulated inference time of the default chain (a task without steps), in milliseconds
+    /// (stands in for a model). At most `MAX_DELAY_MS`: the processor refuses to start above.
     #[arg(long, env = "PROCESSING_DELAY_MS", default_value_t = 5000)]
     pub processing_delay_ms: u64,
 
@@ -34,6 +37,10 @@ pub struct ProcessorConfig {
 
     #[command(flatten)]
     pub image_limits: ImageLimitsConfig,
+
+    /// `MAX_STEPS`, `MAX_DELAY_MS`: the chain rules, as ingest's.
+    #[command(flatten)]
+    pub chain: ChainConfig,
 
     /// Empty unless built with the `test-hooks` feature.
     #[command(flatten)]
@@ -66,6 +73,11 @@ impl ProcessorConfig {
 
     pub fn processing_delay(&self) -> Duration {
         Duration::from_millis(self.processing_delay_ms)
+    }
+
+    /// Settings no job could run under are refused at start, not on the first job.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.chain.check_default_delay(self.processing_delay_ms)
     }
 }
 
@@ -105,6 +117,19 @@ mod tests {
         let hooked = cfg!(feature = "test-hooks");
         assert_eq!(reads_hook, hooked, "reads IMAGEPIPE_TEST_CRASH_ON_TASK");
         assert_eq!(version.contains("test hooks"), hooked, "version {version}");
+    }
+
+    #[test]
+    fn a_default_delay_over_the_longest_allowed_is_refused() {
+        assert!(parse(&[]).validate().is_ok());
+        let over = parse(&["--processing-delay-ms", "70000", "--max-delay-ms", "60000"]);
+        let err = over.validate().expect_err("over MAX_DELAY_MS");
+        assert!(err.to_string().contains("MAX_DELAY_MS"), "{err}");
+        assert!(
+            parse(&["--processing-delay-ms", "60000"])
+                .validate()
+                .is_ok()
+        );
     }
 
     #[test]

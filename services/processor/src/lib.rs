@@ -1,9 +1,11 @@
-//! The processor: consumes jobs, downloads the original, converts it to grayscale off the
-//! async runtime, waits the simulated inference delay, uploads the result and reports status
-//! events. It never touches PostgreSQL.
+//! The processor: consumes jobs, downloads the original, runs the job's chain of steps on it
+//! off the async runtime ([`kernel::run`]; the default chain is grayscale), waits the chain's
+//! simulated inference delay, uploads the result and reports status events. It never touches
+//! PostgreSQL.
 
 mod cancellations;
 pub mod config;
+mod job_chain;
 pub mod kernel;
 mod metrics;
 pub mod test_hooks;
@@ -25,6 +27,7 @@ use worker::Worker;
 /// Run until `shutdown` fires: connect to the object store (retrying until it answers), then
 /// consume jobs, reconnecting to the broker whenever needed.
 pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    config.validate()?;
     let Some(storage) = Storage::connect_with_retry(&config.storage, &shutdown)
         .await
         .context("cannot use the object store")?

@@ -15,6 +15,7 @@ use imagepipe_shared::{
     image_rules::DecodeLimits,
     keys,
     messages::{self, ErrorCode, JobMessage, ResultInfo, StatusEvent, TaskFailure, headers},
+    steps::{ChainRules, Step},
     storage::{Storage, StorageError},
     topology::{EVENT_ROUTING_KEY, Topology},
     trace::TraceContext,
@@ -30,6 +31,7 @@ use tracing::Instrument;
 use crate::{
     cancellations::Cancellations,
     config::ProcessorConfig,
+    job_chain,
     kernel::{self, KernelError},
     metrics::ProcessorMetrics,
     test_hooks::TestHooks,
@@ -39,9 +41,12 @@ pub(crate) struct Worker {
     storage: Storage,
     publisher: Publisher,
     topology: Topology,
-    delay: Duration,
+    /// The default chain's delay (`PROCESSING_DELAY_MS`).
+    default_delay_ms: u64,
     max_attempts: u32,
     limits: DecodeLimits,
+    /// What a job's chain may ask for here, checked again before anything is decoded.
+    rules: ChainRules,
     test_hooks: TestHooks,
     cancellations: Arc<Cancellations>,
     metrics: ProcessorMetrics,
@@ -51,7 +56,7 @@ pub(crate) struct Worker {
 
 /// How one attempt ended, when not with a result.
 #[derive(Debug, thiserror::Error)]
-enum JobError {
+pub(crate) enum JobError {
     /// Retrying cannot help: the task fails now.
     #[error("{}: {}", .0.code.as_str(), .0.message)]
     Permanent(TaskFailure),
@@ -107,9 +112,10 @@ impl Worker {
                 topology.clone(),
             ),
             topology,
-            delay: config.processing_delay(),
+            default_delay_ms: config.processing_delay_ms,
             max_attempts: config.max_attempts,
             limits: config.image_limits.decode_limits(),
+            rules: config.chain.rules(config.image_limits.decode_limits()),
             test_hooks: config.test_hooks.clone(),
             cancellations,
             metrics,
@@ -226,10 +232,17 @@ impl Worker {
             };
             let ((), original) = tokio::try_join!(reported, fetched)?;
 
-            let processed = self.grayscale(original).await?;
-            // Stands in for model inference: a timer, holding no thread.
-            tokio::time::sleep(self.delay).await;
-            self.metrics.delay_seconds.observe(self.delay.as_secs_f64());
+            let steps = job_chain::checked_steps(
+                job.steps.as_ref(),
+                &original,
+                &self.rules,
+                self.default_delay_ms,
+            )?;
+            let delay = total_delay(&steps);
+            let processed = self.pixels(original, steps).await?;
+            // Stands in for model inference: a timer, holding no thread (nor kernel slot).
+            tokio::time::sleep(delay).await;
+            self.metrics.delay_seconds.observe(delay.as_secs_f64());
             Ok::<_, JobError>(processed)
         };
         // A cancellation stops the work up to here. (Pixel work already on the blocking pool
@@ -261,7 +274,11 @@ impl Worker {
     /// more would only share the cores and hold more decoded images in memory at once. The
     /// other jobs wait for a slot, not on a CPU, and the simulated delay that follows holds
     /// no slot, so `PROCESSOR_CONCURRENCY` jobs can be in their delay at once.
-    async fn grayscale(&self, original: Bytes) -> Result<kernel::Processed, JobError> {
+    async fn pixels(
+        &self,
+        original: Bytes,
+        steps: Vec<Step>,
+    ) -> Result<kernel::Processed, JobError> {
         let waiting = Instant::now();
         let _slot = self.pixel_slots.acquire().await.map_err(|e| {
             JobError::Permanent(TaskFailure {
@@ -272,7 +289,7 @@ impl Worker {
         self.metrics.stage("slot_wait", waiting);
         let limits = self.limits;
         let pixel_work = Instant::now();
-        let processed = tokio::task::spawn_blocking(move || kernel::grayscale(&original, limits))
+        let processed = tokio::task::spawn_blocking(move || kernel::run(&original, &steps, limits))
             .await
             .map_err(|e| {
                 JobError::Permanent(TaskFailure {
@@ -365,6 +382,18 @@ impl Worker {
             )
             .await
     }
+}
+
+/// The chain's `delay` steps, waited together after its pixel work.
+fn total_delay(steps: &[Step]) -> Duration {
+    let ms = steps
+        .iter()
+        .map(|step| match step {
+            Step::Delay(delay) => delay.ms,
+            _ => 0,
+        })
+        .fold(0u64, u64::saturating_add);
+    Duration::from_millis(ms)
 }
 
 async fn ack(delivery: &Delivery) {

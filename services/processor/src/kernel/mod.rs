@@ -17,6 +17,8 @@
 //! the chain produces (`shared::steps::ChainRules::check`) before it decodes, whoever called
 //! it. Numbers and reasons: `docs/performance.md`.
 
+#[cfg(test)]
+mod chain_tests;
 pub mod decode;
 pub mod encode;
 mod luma;
