@@ -83,7 +83,7 @@ impl ProcessorMetrics {
         );
         registry.register(
             "imagepipe_processing_seconds",
-            "Pixel work per job: decode, grayscale, encode",
+            "Pixel work per job: decode, the chain of steps, encode",
             metrics.processing_seconds.clone(),
         );
         registry.register(
