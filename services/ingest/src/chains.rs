@@ -80,12 +80,12 @@ pub(crate) struct ChosenChain {
 
 impl ChosenChain {
     /// What an `Idempotency-Key` compares besides the file: the same preset, the same
-    /// canonical steps, or both the default chain.
-    pub(crate) fn identity(&self) -> String {
+    /// canonical steps, or (`None`) both the default chain.
+    pub(crate) fn identity(&self) -> Option<String> {
         match (&self.preset, &self.steps) {
-            (Some(preset), _) => format!("preset:{preset}"),
-            (None, Some(steps)) => format!("steps:{steps}"),
-            (None, None) => "default".to_owned(),
+            (Some(preset), _) => Some(format!("preset:{preset}")),
+            (None, Some(steps)) => Some(format!("steps:{steps}")),
+            (None, None) => None,
         }
     }
 }
@@ -223,7 +223,7 @@ mod tests {
                 preset: None
             }
         );
-        assert_eq!(chosen.identity(), "default");
+        assert_eq!(chosen.identity(), None);
         assert_eq!(
             serde_json::to_value(settings.steps_of(None)).unwrap(),
             json!([{"op": "grayscale"}, {"op": "delay", "ms": 42}])
@@ -239,7 +239,7 @@ mod tests {
         let canonical =
             json!([{"op":"resize","width":8,"fit":"contain","gravity":"centre","enlarge":false}]);
         assert_eq!(chosen.steps, Some(canonical.clone()));
-        assert_eq!(chosen.identity(), format!("steps:{canonical}"));
+        assert_eq!(chosen.identity(), Some(format!("steps:{canonical}")));
         let shown = settings.steps_of(chosen.steps.as_ref());
         assert_eq!(serde_json::to_value(&shown).unwrap(), canonical);
         // The API writes them through poem-openapi, not serde: the same canonical form (an
@@ -257,7 +257,7 @@ mod tests {
             .choose(&settings, (10, 10))
             .unwrap();
         assert_eq!(grayscale.steps, None);
-        assert_eq!(grayscale.identity(), "preset:grayscale");
+        assert_eq!(grayscale.identity().as_deref(), Some("preset:grayscale"));
         let thumbnail = request(None, Some("thumbnail"))
             .choose(&settings, (1000, 800))
             .unwrap();

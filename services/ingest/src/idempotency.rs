@@ -44,16 +44,20 @@ pub(crate) fn validate(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// What a key compares: SHA-256 over the file's SHA-256 and the chain's identity (the
-/// preset's name, the canonical steps, or the default chain), so the same file asked for other
-/// work is another request. Kept in the column that held the file's digest alone: a key
-/// claimed before chains existed then differs from any new request, and is refused as reused
-/// rather than replayed with the wrong work, until it expires.
-pub(crate) fn request_digest(file_sha256: &[u8], chain: &str) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(file_sha256);
-    hasher.update(chain.as_bytes());
-    hasher.finalize().into()
+/// What a key compares: the file's SHA-256 for the default chain (what every request before
+/// chains asked for, so a key claimed before an upgrade still replays), otherwise SHA-256 over
+/// the file's SHA-256 and the chain's identity (the preset's name or the canonical steps), so
+/// the same file asked for other work is another request.
+pub(crate) fn request_digest(file_sha256: &[u8], chain: Option<&str>) -> Vec<u8> {
+    match chain {
+        None => file_sha256.to_vec(),
+        Some(chain) => {
+            let mut hasher = Sha256::new();
+            hasher.update(file_sha256);
+            hasher.update(chain.as_bytes());
+            hasher.finalize().to_vec()
+        }
+    }
 }
 
 pub(crate) async fn claim(
@@ -132,10 +136,17 @@ mod tests {
 
     #[test]
     fn the_digest_differs_by_file_and_by_chain() {
-        let a = request_digest(&[1; 32], "default");
-        assert_eq!(a, request_digest(&[1; 32], "default"));
-        assert_ne!(a, request_digest(&[2; 32], "default"));
-        assert_ne!(a, request_digest(&[1; 32], "preset:grayscale"));
+        let file = [1; 32];
+        assert_eq!(
+            request_digest(&file, None),
+            file,
+            "the default chain: as before chains"
+        );
+        let chain = request_digest(&file, Some("preset:grayscale"));
+        assert_eq!(chain, request_digest(&file, Some("preset:grayscale")));
+        assert_ne!(chain, request_digest(&[2; 32], Some("preset:grayscale")));
+        assert_ne!(chain, request_digest(&file, Some("preset:thumbnail")));
+        assert_ne!(chain, request_digest(&file, None));
     }
 }
 

@@ -183,8 +183,10 @@ async fn accept(
 
     let idempotency = match idempotency_key {
         Some(key) => {
-            let digest =
-                idempotency::request_digest(&upload.sha256.unwrap_or_default(), &chain.identity());
+            let digest = idempotency::request_digest(
+                &upload.sha256.unwrap_or_default(),
+                chain.identity().as_deref(),
+            );
             let scope = scope.idempotency_scope().to_owned();
             let ttl = state.config.idempotency_ttl();
             match idempotency::claim(&state.db, &scope, &key, &digest, ttl).await? {
