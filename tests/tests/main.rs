@@ -27,6 +27,7 @@ mod readiness;
 mod serial;
 mod settings;
 mod state_machine;
+mod steps;
 mod task_api;
 mod topology_upgrade;
 mod transitions;
