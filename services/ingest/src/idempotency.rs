@@ -130,6 +130,13 @@ pub(crate) async fn release(db: &DatabaseConnection, scope: &str, key: &str) {
     }
 }
 
+/// The one key `key` of `scope`.
+fn this_key<Q: QueryFilter>(query: Q, scope: &str, key: &str) -> Q {
+    query
+        .filter(idempotency_key::Column::Scope.eq(scope))
+        .filter(idempotency_key::Column::Key.eq(key))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,11 +155,4 @@ mod tests {
         assert_ne!(chain, request_digest(&file, Some("preset:thumbnail")));
         assert_ne!(chain, request_digest(&file, None));
     }
-}
-
-/// The one key `key` of `scope`.
-fn this_key<Q: QueryFilter>(query: Q, scope: &str, key: &str) -> Q {
-    query
-        .filter(idempotency_key::Column::Scope.eq(scope))
-        .filter(idempotency_key::Column::Key.eq(key))
 }

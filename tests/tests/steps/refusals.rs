@@ -8,6 +8,9 @@ use super::{form, send, upright_size};
 
 const FILE: &str = "chelsea.png";
 
+/// One refusal: what it is, the form's chain fields, the code, the pointer of its problem.
+type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str, &'a str);
+
 /// `count` copies of one step, as a JSON array.
 fn repeated(step: &str, count: usize) -> String {
     format!("[{}]", vec![step; count].join(","))
@@ -25,9 +28,8 @@ async fn every_refused_chain_names_its_code_and_place_and_leaves_nothing_behind(
     let too_long = format!("[{}]", " ".repeat(16 * 1024));
     let seventeen = repeated(r#"{"op":"grayscale"}"#, 17);
 
-    // (what, form fields, code, pointer of the first problem)
     let steps = |json: &str| vec![("steps", json.to_owned())];
-    let cases: Vec<(&str, Vec<(&str, String)>, &str, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("not JSON", steps("{"), "invalid_steps", "/steps"),
         (
             "not an array",

@@ -199,33 +199,40 @@ async fn accept(
         }
         None => None,
     };
-    let created = create(
-        state,
-        scope,
+    let checked = Checked {
         upload,
         header,
         callback_url,
         chain,
-        idempotency.clone(),
-        trace,
-    )
-    .await;
+    };
+    let created = create(state, scope, checked, idempotency.clone(), trace).await;
     if let (Err(_), Some((scope, key))) = (&created, &idempotency) {
         idempotency::release(&state.db, scope, key).await;
     }
     created
 }
 
-async fn create(
-    state: &AppState,
-    scope: &Scope,
+/// An upload that passed every check: what its task is made of.
+struct Checked {
     upload: crate::upload::UploadedFile,
     header: image_rules::Header,
     callback_url: Option<String>,
     chain: ChosenChain,
+}
+
+async fn create(
+    state: &AppState,
+    scope: &Scope,
+    checked: Checked,
     idempotency: Option<(String, String)>,
     trace: TraceContext,
 ) -> Result<Uuid, ApiError> {
+    let Checked {
+        upload,
+        header,
+        callback_url,
+        chain,
+    } = checked;
     let task_id = Uuid::now_v7();
     let original_key = keys::original_key(task_id);
     let size_bytes = i64::try_from(upload.len).unwrap_or(i64::MAX);
