@@ -1,7 +1,9 @@
-// Uploads an image through ingest's web page in headless Chromium, the way a person would,
-// and waits until the page shows it processed.
+// Uploads images through ingest's web page in headless Chromium, the way a person would,
+// and waits until the page shows them processed: IMAGE with the `thumbnail` preset picked
+// from the page's list, then STEPS_IMAGE with steps typed into it; each result's size and
+// format must show on the page.
 //
-//   BASE_URL=http://127.0.0.1:8080 IMAGE=photo.jpg SCREENSHOT=page.png node upload.mjs
+//   BASE_URL=http://127.0.0.1:8080 IMAGE=photo.jpg STEPS_IMAGE=other.png SCREENSHOT=page.png node upload.mjs
 //
 // Uses Debian's Chromium (/usr/bin/chromium; `apt-get install -y chromium`): Playwright's
 // own browser downloads cannot be fetched here. Exits 0 when the task is COMPLETED and both
@@ -44,7 +46,11 @@ function fail(message) {
 const baseUrl = env("BASE_URL");
 const image = resolve(env("IMAGE"));
 const screenshot = resolve(env("SCREENSHOT"));
+const stepsImage = resolve(env("STEPS_IMAGE"));
 if (!existsSync(image)) fail(`IMAGE ${image} does not exist`);
+if (!existsSync(stepsImage)) fail(`STEPS_IMAGE ${stepsImage} does not exist`);
+// A chain typed by hand: 120 px wide, then WebP.
+const STEPS = '[{"op": "resize", "width": 120}, {"op": "encode", "format": "webp"}]';
 if (!existsSync(CHROMIUM)) fail(`${CHROMIUM} is missing: apt-get install -y chromium`);
 const fileName = basename(image);
 
@@ -81,6 +87,9 @@ try {
 
   await checkAccessibility(page);
 
+  // The chain is chosen first, by its label, as a screen reader names the list.
+  await page.getByLabel("Processing").selectOption("preset:thumbnail");
+
   // The way in for keyboard users: focus the button, press Enter, get the file picker.
   const button = page.getByRole("button", { name: "Choose images…" });
   await button.focus();
@@ -92,11 +101,24 @@ try {
   await chooser.setFiles(image);
   note(`chose ${image}`);
 
-  const final = await waitForCompletion(page);
+  const final = await waitForCompletion(page, fileName);
   console.log(`task ${final.id}: ${final.statuses.join(" → ")}`);
   console.log(`original ${final.original.width}×${final.original.height}, ` +
     `result ${final.result.width}×${final.result.height}`);
   console.log(`announced: "${final.announced}"`);
+  expectResult(final, 256, 256, "JPEG", "thumbnail");
+
+  // Own steps: pick "Custom steps…", type the chain, choose the second image.
+  await page.getByLabel("Processing").selectOption("steps");
+  const steps = page.getByLabel("Steps (JSON array, one object per step)");
+  await steps.fill(STEPS);
+  await page.getByLabel("Images to upload").setInputFiles(stepsImage);
+  note(`chose ${stepsImage} with steps ${STEPS}`);
+  const custom = await waitForCompletion(page, basename(stepsImage));
+  console.log(`task ${custom.id}: ${custom.statuses.join(" → ")}`);
+  console.log(`result ${custom.result.width}×${custom.result.height}`);
+  if (custom.result.width !== 120) throw new Error(`the steps' result is ${custom.result.width} px wide, not 120`);
+  expectResult(custom, 120, custom.result.height, "WEBP", "resize → encode");
 } catch (error) {
   failure = error;
 }
@@ -156,8 +178,19 @@ async function checkAccessibility(page) {
   if ((await button.count()) !== 1) throw new Error('no button named "Choose images…"');
 }
 
-/** Waits until the uploaded file's entry is COMPLETED and both its images have loaded. */
-async function waitForCompletion(page) {
+/** The entry shows the result's size and format, and the chain it ran. */
+function expectResult(state, width, height, format, chain) {
+  const facts = state.text;
+  for (const expected of [`${width} × ${height}, ${format}`, chain]) {
+    if (!facts.includes(expected)) throw new Error(`the entry does not show "${expected}": ${facts}`);
+  }
+  if (state.result.width !== width || state.result.height !== height) {
+    throw new Error(`the result image is ${state.result.width}×${state.result.height}, not ${width}×${height}`);
+  }
+}
+
+/** Waits until the entry of the file `fileName` is COMPLETED and both its images have loaded. */
+async function waitForCompletion(page, fileName) {
   const start = Date.now();
   const statuses = [];
   for (;;) {
@@ -193,7 +226,7 @@ async function waitForCompletion(page) {
     const done = state?.status === "COMPLETED" &&
       state.original?.loaded && state.original.visible &&
       state.result?.loaded && state.result.visible &&
-      state.announced.includes("Completed");
+      state.announced.includes(`${fileName}: Completed`);
     if (done) {
       if (!state.original.alt || !state.result.alt) throw new Error("an image has no alt text");
       return { ...state, statuses };

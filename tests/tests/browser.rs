@@ -1,6 +1,8 @@
-//! The web page in a real browser: a person who opens ingest's page at `/` and picks an image
-//! with the keyboard sees it go through the pipeline to COMPLETED, with the original and the
-//! processed image both shown, fed by the page's own API calls and event stream.
+//! The web page in a real browser: a person who opens ingest's page at `/`, picks the
+//! `thumbnail` preset and an image with the keyboard sees it go through the pipeline to
+//! COMPLETED, with the original and the processed image both shown and the result's size and
+//! format, fed by the page's own API calls and event stream; then types a chain of steps and
+//! uploads a second image with it.
 //!
 //! Drives Debian's headless Chromium with `tests/browser/upload.mjs` (playwright-core); needs
 //! `apt-get install -y chromium` and `npm ci --prefix tests/browser`, which scripts/test.sh
@@ -44,6 +46,7 @@ async fn page_uploads_an_image_and_shows_it_processed() {
         .current_dir(&browser)
         .env("BASE_URL", &system.base_url)
         .env("IMAGE", testdata("good/rocket.jpg"))
+        .env("STEPS_IMAGE", testdata("good/chelsea.png"))
         .env("SCREENSHOT", &screenshot)
         .kill_on_drop(true)
         .output();
@@ -69,22 +72,32 @@ async fn page_uploads_an_image_and_shows_it_processed() {
         screenshot.display()
     );
 
-    // The page's upload is the system's one task, and the API says it completed.
+    // The page's uploads are the system's two tasks, newest first, and the API says they
+    // completed with the chains the page sent.
     let (status, page) = system
         .call(reqwest::Method::GET, "/api/v1/tasks?limit=20", None)
         .await;
     assert_eq!(status, 200, "{page}");
     let tasks = page["tasks"].as_array().expect("tasks");
-    assert_eq!(tasks.len(), 1, "one upload from the page: {page}");
-    let task: &Value = &tasks[0];
-    assert_eq!(task["status"], "COMPLETED", "{task}");
-    assert_eq!(task["original_filename"], "rocket.jpg", "{task}");
-    assert!(task["result"]["download_url"].is_string(), "{task}");
-    let task_id = task["task_id"].as_str().unwrap();
-    assert!(
-        stdout.contains(task_id),
-        "the page followed the same task ({task_id}):\n{stdout}"
-    );
+    assert_eq!(tasks.len(), 2, "two uploads from the page: {page}");
+    let (custom, thumbnail): (&Value, &Value) = (&tasks[0], &tasks[1]);
+    for task in [custom, thumbnail] {
+        assert_eq!(task["status"], "COMPLETED", "{task}");
+        assert!(task["result"]["download_url"].is_string(), "{task}");
+        let task_id = task["task_id"].as_str().unwrap();
+        assert!(
+            stdout.contains(task_id),
+            "the page followed the same task ({task_id}):\n{stdout}"
+        );
+    }
+    assert_eq!(thumbnail["original_filename"], "rocket.jpg", "{thumbnail}");
+    assert_eq!(thumbnail["preset"], "thumbnail", "{thumbnail}");
+    assert_eq!(thumbnail["result"]["content_type"], "image/jpeg", "{thumbnail}");
+    assert_eq!(custom["original_filename"], "chelsea.png", "{custom}");
+    assert_eq!(custom["preset"], Value::Null, "{custom}");
+    assert_eq!(custom["steps"][0]["op"], "resize", "{custom}");
+    assert_eq!(custom["result"]["width"], 120, "{custom}");
+    assert_eq!(custom["result"]["content_type"], "image/webp", "{custom}");
 
     system.cleanup().await;
 }

@@ -19,6 +19,9 @@ const taskList = $("#task-list");
 const listMessage = $("#list-message");
 const announcer = $("#announcer");
 const template = $("#task-template");
+const chainSelect = $("#chain-select");
+const stepsField = $("#steps-field");
+const stepsInput = $("#steps-input");
 
 /** task id -> entry; an entry is {id, el, view, following, uploaded}. */
 const entries = new Map();
@@ -30,6 +33,8 @@ class ApiError extends Error {
     super(problem?.detail || problem?.title || `HTTP ${status}`);
     this.status = status;
     this.code = problem?.code;
+    // A refused chain of steps says where each problem is: [{pointer, detail}].
+    this.errors = Array.isArray(problem?.errors) ? problem.errors : [];
   }
 }
 
@@ -63,6 +68,22 @@ function bytes(n) {
 
 const label = (status) => status.charAt(0) + status.slice(1).toLowerCase();
 
+/** `image/webp` → `WEBP`. */
+const formatName = (contentType) => (contentType || "").replace(/^image\//, "").toUpperCase();
+
+/** What a task runs, short: its preset's name, or its ops in order. */
+function chainSummary(view) {
+  if (!Array.isArray(view.steps)) return "—";
+  const ops = view.steps.map((step) => step.op).join(" → ");
+  return view.preset ? `${view.preset} (${ops})` : ops;
+}
+
+/** The result's size, format and bytes, once there is one. */
+function resultSummary(result) {
+  if (!result || result.width == null) return "—";
+  return `${result.width} × ${result.height}, ${formatName(result.content_type)}, ${bytes(result.size_bytes)}`;
+}
+
 function announce(text) {
   // Clearing first makes a repeated sentence be read again.
   announcer.textContent = "";
@@ -93,7 +114,7 @@ function setBadge(el, status, text = label(status)) {
   badge.className = `badge badge--${status.toLowerCase()}`;
 }
 
-function setImage(el, role, url, alt, view) {
+function setImage(el, role, url, alt, size) {
   const figure = $(`[data-slot="${role}"]`, el);
   const img = $(`img[data-role="${role}"]`, el);
   figure.hidden = !url;
@@ -102,9 +123,9 @@ function setImage(el, role, url, alt, view) {
   if (img.dataset.key === url.split("?")[0]) return;
   img.dataset.key = url.split("?")[0];
   img.alt = alt;
-  // The header's size reserves the space before the bytes arrive.
-  img.width = view.width;
-  img.height = view.height;
+  // The image's own size reserves the space before the bytes arrive.
+  img.width = size.width;
+  img.height = size.height;
   img.src = url;
 }
 
@@ -126,6 +147,8 @@ function render(entry, view) {
   $(".task-id", el).textContent = `id ${view.task_id}`;
   setBadge(el, view.status);
   setField(el, "image", `${view.width} × ${view.height}, ${bytes(view.size_bytes)}`);
+  setField(el, "steps", chainSummary(view));
+  setField(el, "result", view.status === "COMPLETED" ? resultSummary(view.result) : "—");
   setField(el, "attempts", String(view.attempts) + (view.run > 0 ? ` (retry ${view.run})` : ""));
   // Counted from the upload, for a retried run too: the task keeps no time of its requeue.
   setField(el, "queued", duration(view.created_at, view.started_at));
@@ -137,8 +160,10 @@ function render(entry, view) {
   if (view.error) error.textContent = `${view.error.message} (${view.error.code})`;
 
   setImage(el, "original", view.original?.download_url, `${name}, original`, view);
+  // A chain may change the size: the result's own, when the task says it.
+  const resultSize = view.result?.width != null ? view.result : view;
   setImage(el, "result", view.status === "COMPLETED" ? view.result?.download_url : null,
-    `${name}, processed`, view);
+    `${name}, processed`, resultSize);
 
   const cancel = $('[data-action="cancel"]', el);
   const retry = $('[data-action="retry"]', el);
@@ -230,6 +255,8 @@ async function act(entry, action) {
 function queued(file) {
   const entry = createEntry(file.name);
   entry.uploaded = true;
+  entry.chain = chainSelect.value;
+  entry.steps = stepsInput.value;
   setBadge(entry.el, "QUEUED", "Waiting to upload");
   setField(entry.el, "image", bytes(file.size));
   taskList.prepend(entry.el);
@@ -240,6 +267,10 @@ async function upload(entry, file) {
   setBadge(entry.el, "UPLOADING", "Uploading");
   const form = new FormData();
   form.append("file", file, file.name);
+  // The chain chosen when the file was picked: a preset by name, or the steps as typed
+  // (the server checks them and says where a problem is).
+  if (entry.chain.startsWith("preset:")) form.append("preset", entry.chain.slice("preset:".length));
+  else if (entry.chain === "steps") form.append("steps", entry.steps);
   try {
     const accepted = await api("/analyze", { method: "POST", body: form });
     entry.id = accepted.task_id;
@@ -251,7 +282,9 @@ async function upload(entry, file) {
     setBadge(entry.el, "REJECTED", "Rejected");
     const error = $('[data-field="error"]', entry.el);
     error.hidden = false;
-    error.textContent = err.code ? `${err.message} (${err.code})` : err.message;
+    const where = err.errors.map((e) => `${e.pointer}: ${e.detail}`).join("; ");
+    error.textContent = (err.code ? `${err.message} (${err.code})` : err.message) +
+      (where && !err.message.includes(where) ? ` — ${where}` : "");
     announce(`${file.name} was not accepted: ${err.message}`);
   }
 }
@@ -262,6 +295,10 @@ async function uploadAll(files) {
   const batch = [...files].map((file) => [queued(file), file]);
   for (const [entry, file] of batch) await upload(entry, file);
 }
+
+chainSelect.addEventListener("change", () => {
+  stepsField.hidden = chainSelect.value !== "steps";
+});
 
 $("#pick-button").addEventListener("click", () => fileInput.click());
 fileInput.addEventListener("change", () => {
