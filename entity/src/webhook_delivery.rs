@@ -25,6 +25,12 @@ pub struct Model {
     pub error_message: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub result_key: Option<String>,
+    /// The result's size and format, as the task had them when it ended.
+    pub result_width: Option<i32>,
+    pub result_height: Option<i32>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub result_content_type: Option<String>,
+    pub result_size_bytes: Option<i64>,
     /// When the task ended.
     pub occurred_at: DateTimeUtc,
     /// Delivery attempts started so far.

@@ -8,6 +8,7 @@ mod m20261128_000002_create_outbox;
 mod m20261128_000003_task_api;
 mod m20261128_000004_outbox_traceparent;
 mod m20261202_000005_task_steps;
+mod m20261202_000006_webhook_result;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_task_api::Migration),
             Box::new(m20261128_000004_outbox_traceparent::Migration),
             Box::new(m20261202_000005_task_steps::Migration),
+            Box::new(m20261202_000006_webhook_result::Migration),
         ]
     }
 }

@@ -92,6 +92,15 @@ async fn a_completed_task_posts_a_signed_webhook_retried_until_received() {
     assert_eq!(body["task_id"], task_id.to_string());
     assert_eq!(body["status"], "COMPLETED");
     assert_eq!(body["result_key"], format!("results/{task_id}.png"));
+    // The result as the task describes it.
+    assert_eq!(body["result"]["key"], body["result_key"]);
+    for field in ["width", "height", "size_bytes"] {
+        assert!(
+            body["result"][field].as_u64().is_some_and(|n| n > 0),
+            "{field}: {body}"
+        );
+    }
+    assert_eq!(body["result"]["content_type"], "image/png", "{body}");
     assert!(body["error"].is_null());
     let (_, task) = system.task(task_id).await;
     assert_eq!(task["callback_url"], receiver.url());

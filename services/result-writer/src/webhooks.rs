@@ -40,7 +40,20 @@ pub struct WebhookBody {
     pub run: i32,
     pub occurred_at: DateTime<Utc>,
     pub result_key: Option<String>,
+    /// The result, when COMPLETED: as the task's `result` describes it.
+    pub result: Option<WebhookResult>,
     pub error: Option<WebhookError>,
+}
+
+/// A completed task's result, as `GET /api/v1/tasks/{id}` shows it (its size and format are
+/// absent for a task completed by a report that did not describe its result).
+#[derive(Debug, Serialize)]
+pub struct WebhookResult {
+    pub key: String,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub content_type: Option<String>,
+    pub size_bytes: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,6 +82,13 @@ impl From<webhook_delivery::Model> for Due {
                 task_id: row.task_id,
                 run: row.run,
                 occurred_at: row.occurred_at,
+                result: row.result_key.clone().map(|key| WebhookResult {
+                    key,
+                    width: row.result_width,
+                    height: row.result_height,
+                    content_type: row.result_content_type,
+                    size_bytes: row.result_size_bytes,
+                }),
                 result_key: row.result_key,
                 error: row.error_code.map(|code| WebhookError {
                     code,
