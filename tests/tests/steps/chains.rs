@@ -28,6 +28,7 @@ async fn chains_and_presets_make_the_results_they_describe() {
     a_retry_runs_the_same_chain_again(&system, webp).await;
     replays_match_on_the_file_and_the_chain(&system).await;
     a_job_with_a_chain_no_ingest_checked_fails_at_once(&system).await;
+    a_chain_starts_from_the_upright_image(&system).await;
 
     system.cleanup().await;
 }
@@ -173,4 +174,32 @@ async fn a_job_with_a_chain_no_ingest_checked_fails_at_once(system: &TestSystem)
         assert_eq!(task["error"]["code"], "invalid_steps", "{steps}: {task}");
         assert_eq!(task["attempts"], 1, "not retried: {task}");
     }
+}
+
+/// A crop that only fits the image once its EXIF orientation is applied is accepted, and the
+/// result is cut from the upright pixels.
+async fn a_chain_starts_from_the_upright_image(system: &TestSystem) {
+    let (stored_width, stored_height) = upright_size("rocket.jpg");
+    let turned = super::with_exif_orientation(&imagepipe_tests::good_image("rocket.jpg"), 6);
+    let steps = format!(
+        r#"[{{"op":"crop","x":0,"y":0,"width":{stored_height},"height":{}}}]"#,
+        stored_width - 40
+    );
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(turned).file_name("turned.jpg"),
+        )
+        .text("steps", steps);
+    let id = accepted(system, form).await;
+    let task = system.wait_terminal(id, DEADLINE).await;
+    let (result, _) = completed_result(system, &task).await;
+    assert_eq!(
+        (result["width"].as_u64(), result["height"].as_u64()),
+        (
+            Some(u64::from(stored_height)),
+            Some(u64::from(stored_width - 40))
+        ),
+        "{task}"
+    );
 }

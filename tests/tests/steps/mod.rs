@@ -23,6 +23,31 @@ fn form(file: &str, fields: &[(&str, &str)]) -> Form {
     form
 }
 
+/// A JPEG given an EXIF block that says `orientation` (6: turn 90° clockwise to be upright),
+/// inserted after its start-of-image marker: the test photographs carry none.
+fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+    assert_eq!(&jpeg[..2], b"\xFF\xD8", "a JPEG");
+    // TIFF, little-endian: one IFD with one entry, Orientation (0x0112), a SHORT.
+    let mut tiff = Vec::new();
+    tiff.extend_from_slice(b"II*\0");
+    tiff.extend_from_slice(&8u32.to_le_bytes());
+    tiff.extend_from_slice(&1u16.to_le_bytes());
+    tiff.extend_from_slice(&0x0112u16.to_le_bytes());
+    tiff.extend_from_slice(&3u16.to_le_bytes());
+    tiff.extend_from_slice(&1u32.to_le_bytes());
+    tiff.extend_from_slice(&orientation.to_le_bytes());
+    tiff.extend_from_slice(&[0, 0]);
+    tiff.extend_from_slice(&0u32.to_le_bytes());
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&u16::try_from(app1.len() + 2).unwrap().to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
 /// Upload a form; its status and JSON body.
 async fn send(system: &TestSystem, form: Form, headers: &[(&str, &str)]) -> (u16, Value) {
     let response = system.upload_form(form, headers).await;

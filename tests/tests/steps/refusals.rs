@@ -195,6 +195,28 @@ async fn every_refused_chain_names_its_code_and_place_and_leaves_nothing_behind(
         );
     }
 
+    // Sizes are the upright image's: rocket.jpg is 640 × 427 as stored, 427 × 640 once its
+    // EXIF orientation (6) is applied, so a crop 600 wide fits the stored pixels only.
+    let turned = super::with_exif_orientation(&imagepipe_tests::good_image("rocket.jpg"), 6);
+    let crop = r#"[{"op":"crop","x":0,"y":0,"width":600,"height":400}]"#;
+    let form_turned = Form::new()
+        .part("file", Part::bytes(turned).file_name("turned.jpg"))
+        .text("steps", crop);
+    let (status, body) = send(&system, form_turned, &[]).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_steps")),
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["pointer"], "/steps/0", "{body}");
+    assert!(
+        body["errors"][0]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("427x640"),
+        "the upright size: {body}"
+    );
+
     // The limit on `steps` holds whatever the part says it is.
     let json_part = Part::text(too_long).mime_str("application/json").unwrap();
     let form = Form::new()
