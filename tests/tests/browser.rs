@@ -92,7 +92,10 @@ async fn page_uploads_an_image_and_shows_it_processed() {
     }
     assert_eq!(thumbnail["original_filename"], "rocket.jpg", "{thumbnail}");
     assert_eq!(thumbnail["preset"], "thumbnail", "{thumbnail}");
-    assert_eq!(thumbnail["result"]["content_type"], "image/jpeg", "{thumbnail}");
+    assert_eq!(
+        thumbnail["result"]["content_type"], "image/jpeg",
+        "{thumbnail}"
+    );
     assert_eq!(custom["original_filename"], "chelsea.png", "{custom}");
     assert_eq!(custom["preset"], Value::Null, "{custom}");
     assert_eq!(custom["steps"][0]["op"], "resize", "{custom}");

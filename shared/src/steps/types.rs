@@ -367,7 +367,10 @@ pub struct Encode {
     /// 1 to 100, for `jpeg` (default 90), `webp` (default 80) and `avif` (default 70);
     /// not for `png` or lossless `webp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[oai(validator(minimum(value = "1"), maximum(value = "100")), skip_serializing_if_is_none)]
+    #[oai(
+        validator(minimum(value = "1"), maximum(value = "100")),
+        skip_serializing_if_is_none
+    )]
     pub quality: Option<u8>,
     /// `webp` only: lossless instead of lossy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
