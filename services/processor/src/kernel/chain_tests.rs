@@ -2,7 +2,7 @@
 //! plans, every output format, shrink-on-load against a full decode, and the default chain
 //! against [`grayscale`](super::grayscale).
 
-use image::{GenericImageView, ImageFormat};
+use image::{GenericImageView, ImageFormat, Rgb, RgbImage};
 use imagepipe_shared::{
     image_rules::DecodeLimits,
     steps::{
@@ -10,7 +10,10 @@ use imagepipe_shared::{
     },
 };
 
-use super::{Processed, grayscale, run, test_images::testdata};
+use super::{
+    Processed, grayscale, run,
+    test_images::{jpeg_of, testdata},
+};
 
 fn photo(name: &str) -> Vec<u8> {
     let path = testdata("good").join(name);
@@ -209,6 +212,45 @@ fn shrink_on_load_is_close_to_a_full_decode_and_resize() {
             // differ by a grey level or so on a photograph, much less than JPEG's own error.
             assert!(mean < 2.0, "{w}x{h} grey {grey}: mean abs diff {mean}");
         }
+    }
+}
+
+#[test]
+fn a_corrupt_jpeg_gets_the_same_verdict_with_or_without_shrink_on_load() {
+    let card = RgbImage::from_fn(96, 64, |x, y| Rgb([(x * 2) as u8, (y * 3) as u8, 90]));
+    let mut corrupt = jpeg_of(&card);
+    // Garbage over the middle of the entropy-coded data, the end marker left in place: a
+    // warning to libjpeg-turbo, which its TurboJPEG API reports as a failure, where
+    // `zune-jpeg` decodes what it can.
+    let n = corrupt.len();
+    for b in &mut corrupt[n / 2..n - 2] {
+        *b = 0x5A;
+    }
+    let target = super::decode::ShrinkTarget {
+        at_least: (24, 16),
+        grey: false,
+    };
+    assert!(super::decode::jpeg_scaled(&corrupt, DecodeLimits::default(), target).is_err());
+    let shrunk = run(
+        &corrupt,
+        &[resize(24, 16, Fit::Contain, Gravity::Centre)],
+        DecodeLimits::default(),
+    );
+    let whole = Step::Crop(imagepipe_shared::steps::Crop {
+        x: 0,
+        y: 0,
+        width: 96,
+        height: 64,
+    });
+    let full = run(
+        &corrupt,
+        &[whole, resize(24, 16, Fit::Contain, Gravity::Centre)],
+        DecodeLimits::default(),
+    );
+    match (shrunk, full) {
+        (Ok(a), Ok(b)) => assert_eq!((a.width, a.height), (b.width, b.height)),
+        (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+        (a, b) => panic!("different verdicts: {a:?} against {b:?}"),
     }
 }
 

@@ -58,8 +58,15 @@ pub(in crate::kernel) fn decode_planned(
             at_least,
             grey: plan.luma,
         };
-        if let Some(pixels) = jpeg_scaled(bytes, limits, target)? {
-            return Ok(pixels);
+        match jpeg_scaled(bytes, limits, target) {
+            Ok(Some(pixels)) => return Ok(pixels),
+            Ok(None) => {}
+            // libjpeg-turbo fails on what it only warns about (extraneous bytes before a
+            // marker, a corrupt segment), where `zune-jpeg`, like browsers, decodes what it
+            // can: such a file takes the full-size path and gets its verdict there, the same
+            // as without the resize. Sizes over the limits are refused here and now.
+            Err(KernelError::Rejected(Rejection::Undecodable(_))) => {}
+            Err(other) => return Err(other),
         }
     }
     if plan.luma {
