@@ -32,18 +32,23 @@ pub enum Verdict {
 /// Decide from the body and headers alone.
 pub fn judge(delivery: &Delivery) -> Verdict {
     let amqp_headers = delivery.properties.headers().clone().unwrap_or_default();
-    if let Ok(event) = messages::decode::<StatusEvent>(&delivery.data) {
+    judge_message(&amqp_headers, &delivery.data)
+}
+
+/// [`judge`] on a message's parts: what any bytes and headers come to (a fuzz target).
+pub fn judge_message(amqp_headers: &FieldTable, body: &[u8]) -> Verdict {
+    if let Ok(event) = messages::decode::<StatusEvent>(body) {
         return Verdict::Event(event);
     }
-    let failure = reason(&amqp_headers, &delivery.data);
-    match messages::decode::<JobMessage>(&delivery.data) {
+    let failure = reason(amqp_headers, body);
+    match messages::decode::<JobMessage>(body) {
         Ok(job) => Verdict::Fail {
             task_id: job.task_id,
             run: Some(job.run),
             failure,
         },
         // Unreadable as a job, but maybe it still names its task.
-        Err(_) => match loose_task_id(&delivery.data) {
+        Err(_) => match loose_task_id(body) {
             Some(task_id) => Verdict::Fail {
                 task_id,
                 run: None,

@@ -1,0 +1,41 @@
+//! The steps parser and the chain check, on a client's `steps` field: any bytes get steps or
+//! problems with pointers, never a panic; an accepted chain's canonical text reads back as
+//! the same chain; sizes stay within the limits whatever the image's size.
+#![no_main]
+
+use imagepipe_shared::{
+    image_rules::DecodeLimits,
+    steps::{ChainRules, canonical, parse_steps},
+};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|input: &[u8]| {
+    // The first four bytes choose the image's size, the rest is the field.
+    let Some((size, field)) = input.split_first_chunk::<4>() else {
+        return;
+    };
+    let width = u32::from(u16::from_le_bytes([size[0], size[1]])).max(1);
+    let height = u32::from(u16::from_le_bytes([size[2], size[3]])).max(1);
+    let steps = match parse_steps(field) {
+        Ok(steps) => steps,
+        Err(problems) => {
+            assert!(!problems.is_empty());
+            assert!(problems.iter().all(|p| p.pointer.starts_with("/steps")));
+            return;
+        }
+    };
+    let again = parse_steps(canonical(&steps).as_bytes()).expect("the canonical form parses");
+    assert_eq!(canonical(&again), canonical(&steps));
+    let rules = ChainRules {
+        max_steps: 16,
+        max_delay_ms: 60_000,
+        limits: DecodeLimits {
+            max_pixels: 40_000_000,
+            max_side: 16_384,
+        },
+    };
+    if let Ok((out_w, out_h)) = rules.check(&steps, (width, height), "/steps") {
+        assert!(u64::from(out_w) * u64::from(out_h) <= rules.limits.max_pixels);
+        assert!(out_w >= 1 && out_h >= 1);
+    }
+});
