@@ -69,6 +69,8 @@ fn blur_plane(
         EdgeMode2D::new(EdgeMode::Reflect101),
         // One core per kernel: the processor's pool decides how many run at once.
         ThreadingPolicy::Single,
+        // f32 weights and sums. The fixed-point mode was measured against this module's
+        // reference: 2.6 grey levels of mean error on noise at sigma 1, against 0.24 here.
         ConvolutionMode::Exact,
     )
     .map_err(failed)?;

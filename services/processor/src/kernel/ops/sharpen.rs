@@ -7,15 +7,22 @@ use crate::kernel::{KernelError, Pixels};
 pub fn sharpen(pixels: &Pixels, sigma: f32, amount: f32) -> Result<Pixels, KernelError> {
     let blurred = super::blur(pixels, sigma)?;
     let channels = pixels.layout.channels();
-    let alpha = pixels.layout.has_alpha().then_some(channels - 1);
+    // The colour channels of each pixel; alpha, the last when there is one, is kept.
+    let colours = if pixels.layout.has_alpha() {
+        channels - 1
+    } else {
+        channels
+    };
     let mut data = pixels.data.clone();
-    for (i, (value, soft)) in data.iter_mut().zip(&blurred.data).enumerate() {
-        if Some(i % channels) == alpha {
-            continue;
+    for (px, soft) in data
+        .chunks_exact_mut(channels)
+        .zip(blurred.data.chunks_exact(channels))
+    {
+        for (value, soft) in px[..colours].iter_mut().zip(&soft[..colours]) {
+            let original = f32::from(*value);
+            let sharpened = original + amount * (original - f32::from(*soft));
+            *value = sharpened.round().clamp(0.0, 255.0) as u8;
         }
-        let original = f32::from(*value);
-        let sharpened = original + amount * (original - f32::from(*soft));
-        *value = sharpened.round().clamp(0.0, 255.0) as u8;
     }
     Ok(pixels.with_data(data))
 }
