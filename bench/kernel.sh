@@ -16,6 +16,7 @@
 # binary wheel; pinned) into .local/venv (gitignored) on first use and when it changes.
 # Environment: CPU (the core to pin to, default 0), JPEG_QUALITY (part 1; default 90, as the
 # comparison asks; the product uses 95), PARTS ("1 2" by default; "2" for the chains alone),
+# IMAGES (a folder of images, default ../shared/testdata/good: rerun the key rows on a few),
 # CARGO_TARGET_DIR (default target/).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -25,7 +26,7 @@ ROUNDS="${2:-3}"
 CPU="${CPU:-0}"
 QUALITY="${JPEG_QUALITY:-90}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-IMAGES="$(cd "$ROOT/../shared/testdata/good" && pwd)"
+IMAGES="$(cd "${IMAGES:-$ROOT/../shared/testdata/good}" && pwd)"
 OUT="$ROOT/.local/bench/kernel"
 VENV="$ROOT/.local/venv"
 
