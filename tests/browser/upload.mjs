@@ -87,6 +87,13 @@ try {
 
   await checkAccessibility(page);
 
+  // The list offers the server's presets (GET /api/v1/presets), each with its ops.
+  await page.waitForFunction(
+    () => [...document.querySelectorAll("#chain-select option")]
+      .some((o) => o.textContent.includes("thumbnail (resize → encode)")),
+    null,
+    { timeout: 10_000 },
+  );
   // The chain is chosen first, by its label, as a screen reader names the list.
   await page.getByLabel("Processing").selectOption("preset:thumbnail");
 

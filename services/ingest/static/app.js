@@ -344,4 +344,33 @@ async function loadRecent() {
   }
 }
 
+// ---- presets ---------------------------------------------------------------------------
+
+/**
+ * Offer the server's presets (the operator's PRESETS_FILE included) in place of the built-in
+ * ones the page lists before it knows them; `grayscale` is the default entry already. If the
+ * list cannot be read, the built-in entries stay.
+ */
+async function loadPresets() {
+  try {
+    const { presets } = await api("/presets");
+    const chosen = chainSelect.value;
+    for (const option of [...chainSelect.options]) {
+      if (option.value.startsWith("preset:")) option.remove();
+    }
+    const custom = chainSelect.querySelector('option[value="steps"]');
+    for (const preset of presets) {
+      if (preset.name === "grayscale") continue;
+      const option = document.createElement("option");
+      option.value = `preset:${preset.name}`;
+      option.textContent = `Preset: ${preset.name} (${preset.steps.map((s) => s.op).join(" → ")})`;
+      chainSelect.insertBefore(option, custom);
+    }
+    if ([...chainSelect.options].some((o) => o.value === chosen)) chainSelect.value = chosen;
+  } catch {
+    // Keep the built-in entries.
+  }
+}
+
+loadPresets();
 loadRecent();

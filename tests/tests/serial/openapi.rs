@@ -198,6 +198,17 @@ async fn every_documented_status_is_returned_and_nothing_else() {
     .await; // 400
     seen.call("list_tasks", Method::GET, "/api/v1/tasks", None)
         .await; // 401
+    let presets = seen
+        .call("list_presets", Method::GET, "/api/v1/presets", Some(KEY))
+        .await; // 200
+    assert!(
+        presets["presets"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["name"] == "thumbnail")),
+        "{presets}"
+    );
+    seen.call("list_presets", Method::GET, "/api/v1/presets", None)
+        .await; // 401
 
     // The database goes away: 503 from every operation that needs it.
     system.db_proxy.as_ref().unwrap().cut();

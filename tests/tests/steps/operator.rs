@@ -96,6 +96,22 @@ async fn allowed_ops_restrict_clients_steps_and_a_presets_file_adds_presets() {
         assert!(listed.contains(name), "{listed}");
     }
 
+    // GET /api/v1/presets lists them all, each with the steps it runs.
+    let (status, body) = system
+        .call(reqwest::Method::GET, "/api/v1/presets", None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let names: Vec<_> = body["presets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(names, ["crisp", "grayscale", "thumbnail", "web"], "{body}");
+    assert_eq!(body["presets"][0]["steps"][0]["op"], "sharpen", "{body}");
+    // `grayscale` is the default chain, spelled out as the default task shows it.
+    assert_eq!(body["presets"][1]["steps"], task["steps"], "{body}");
+
     system.cleanup().await;
     std::fs::remove_file(&presets).ok();
 }

@@ -4,6 +4,7 @@
 mod analyze;
 mod events;
 pub(crate) mod health;
+mod presets;
 mod responses;
 mod task_view;
 mod tasks;
@@ -23,10 +24,21 @@ enum ApiTags {
 /// The OpenAPI service with all endpoints.
 pub(crate) fn service(
     state: AppState,
-) -> OpenApiService<(analyze::AnalyzeApi, tasks::TasksApi, events::EventsApi), ()> {
+) -> OpenApiService<
+    (
+        analyze::AnalyzeApi,
+        presets::PresetsApi,
+        tasks::TasksApi,
+        events::EventsApi,
+    ),
+    (),
+> {
     OpenApiService::new(
         (
             analyze::AnalyzeApi {
+                state: state.clone(),
+            },
+            presets::PresetsApi {
                 state: state.clone(),
             },
             tasks::TasksApi {
