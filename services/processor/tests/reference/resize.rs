@@ -316,39 +316,33 @@ fn shrink_on_load_stays_close_to_a_full_resolution_reduction() {
 /// it gives 214 rows that stand for 428 (the last one half past the image). Its planned
 /// size is 320 × 214 (427 / 2 = 213.5, rounded up): mapping the reduced rows straight onto
 /// the output puts the last row half an output pixel low, and every row in between off by
-/// a part of that. Measured with that mapping: 0.5 levels on average in the top 20 rows,
-/// 6.5 in the bottom 20. The kernel must keep the original's geometry (resample the reduced
-/// image as covering 213.5 rows, not 214), so the bottom band agrees with the reference as
-/// well as the top band does: the same bound as above, on each band of 20 rows.
+/// a part of that. The kernel must keep the original's geometry: resample the reduced image
+/// as covering 213.5 rows, not 214. Measured against Pillow's full-resolution LANCZOS (and
+/// simulated in Pillow: its own DCT-halved decode, `draft`, gives the kernel's pixels):
+/// mapped straight, mean 2.0 and 99th percentile 25 (bottom 20 rows: 6.1 against 0.5 at the
+/// top); resampled with the right geometry (`resize(…, box=(0, 0, 320, 213.5))`), 1.32 and
+/// 13. This photograph's hard edges (a rocket against the sky) put its 99th percentile
+/// above the aligned photographs' even when registered, so the bound is mean 1.5 and 99th
+/// percentile 16.
 ///
-/// Fails today (bottom band: mean 6.1, 99th percentile 49): `ops::resize` maps the whole
-/// reduced image onto the plan, and copies it when the sizes match. The fix is a source crop
-/// of `(0, 0, width / k, height / k)` in reduced pixels (fast_image_resize's
-/// `ResizeOptions::crop`), where k is the DCT factor. Ignored until then, so the suite stays
-/// green: `cargo test -p imagepipe-processor --test reference -- --ignored` shows it.
+/// Fails today: `ops::resize` maps the whole reduced image onto the plan, and copies it when
+/// the sizes match. The fix is a source crop of `(0, 0, width / k, height / k)` in reduced
+/// pixels (fast_image_resize's `ResizeOptions::crop`), where k is the DCT factor. Ignored
+/// until then, so the suite stays green:
+/// `cargo test -p imagepipe-processor --test reference -- --ignored` shows it.
 #[test]
 #[ignore = "known kernel defect: shrink-on-load misregisters an odd side by up to half a pixel"]
 fn shrink_on_load_keeps_an_odd_sided_jpeg_registered() {
-    let chain = json!([{"op": "resize", "width": 320}]);
+    let chain = steps(json!([{"op": "resize", "width": 320}]));
     let dir = scratch("shrink-odd");
     let path = test_image("rocket.jpg");
-    let chain = steps(chain);
     let ours = load(&run_to_png(&dir, "rocket", &path, &chain));
     let reference = load(&references(&dir, &[Reference::of("rocket", &path, &chain)])[0]);
     assert_eq!((ours.width(), ours.height()), planned(&path, &chain));
-    let band = |image: &image::DynamicImage, top: u32| image.crop_imm(0, top, image.width(), 20);
-    let bottom = ours.height() - 20;
-    let top_diff = Diff::between("top rows", &band(&ours, 0), &band(&reference, 0));
-    let bottom_diff = Diff::between(
-        "bottom rows",
-        &band(&ours, bottom),
-        &band(&reference, bottom),
+    let diff = Diff::between("rocket.jpg to 320 wide", &ours, &reference);
+    eprintln!("rocket.jpg to 320 wide: {diff}");
+    assert!(
+        diff.mean <= 1.5 && diff.p99 <= 16.0,
+        "rocket.jpg to 320 wide: {diff} (bound: mean 1.5, p99 16)"
     );
-    eprintln!("rocket.jpg to 320 wide: top 20 rows {top_diff}; bottom 20 rows {bottom_diff}");
-    for (band, diff) in [("top", top_diff), ("bottom", bottom_diff)] {
-        assert!(
-            diff.mean <= 1.5 && diff.p99 <= 12.0,
-            "rocket.jpg, {band} 20 rows: {diff} (bound: mean 1.5, p99 12)"
-        );
-    }
 }
