@@ -12,8 +12,11 @@ so that JPEG decoders' ±1-2 level disagreements do not enter an exact compariso
 
 What each op is here, written from the issue's definitions, not from imagepipe's code:
 - resize: Pillow Image.resize(LANCZOS), a Lanczos-3 convolution whose support widens with
-  the shrink factor (an antialiasing filter), alpha premultiplied around it; `cover` is
-  ImageOps.fit with the gravity as its `centering` (it crops the original, then scales).
+  the shrink factor (an antialiasing filter), alpha premultiplied around it. `cover` scales
+  the whole image to fill the box, then crops the overflow by gravity: centred on an axis
+  the gravity does not name (rounded down), flush with the edge it names. A case with
+  "cover": "imageops_fit" uses Pillow's ImageOps.fit instead (the gravity as its
+  `centering`), which crops the original at fractional coordinates first and scales after.
 - crop, rotate (clockwise), flip: NumPy slicing, rot90 and flips: exact.
 - grayscale: OpenCV cvtColor(RGB2GRAY), BT.601 (0.299 R + 0.587 G + 0.114 B); alpha kept.
 - blur: OpenCV GaussianBlur(ksize=(0, 0), sigmaX=sigma), its default border (reflect-101).
@@ -65,7 +68,7 @@ def scale_side(side, factor):
     return max(1, int(np.floor(side * factor + 0.5)))
 
 
-def resize(image, step):
+def resize(image, step, imageops_fit):
     """The issue's resize: fit contain/cover/fill, enlarge, sizes rounded, at least 1."""
     w, h = image.size
     bw, bh, fit, enlarge = step.get("width"), step.get("height"), step["fit"], step["enlarge"]
@@ -77,10 +80,15 @@ def resize(image, step):
         factor = keep(max(bw / w, bh / h))
         scaled = (scale_side(w, factor), scale_side(h, factor))
         box = (min(bw, scaled[0]), min(bh, scaled[1]))
-        if box == scaled:
-            return image.resize(scaled, Image.LANCZOS) if scaled != (w, h) else image
-        return ImageOps.fit(image, box, Image.LANCZOS,
-                            centering=GRAVITY_CENTERING[step["gravity"]])
+        if imageops_fit and box != scaled:
+            return ImageOps.fit(image, box, Image.LANCZOS,
+                                centering=GRAVITY_CENTERING[step["gravity"]])
+        if scaled != (w, h):
+            image = image.resize(scaled, Image.LANCZOS)
+        cx, cy = GRAVITY_CENTERING[step["gravity"]]
+        x = int((scaled[0] - box[0]) * cx)
+        y = int((scaled[1] - box[1]) * cy)
+        return image.crop((x, y, x + box[0], y + box[1]))
     factors = [f for f in (bw and bw / w, bh and bh / h) if f]
     factor = keep(min(factors))
     size = (scale_side(w, factor), scale_side(h, factor))
@@ -131,10 +139,10 @@ def numpy_op(image, fn):
     return Image.fromarray(np.ascontiguousarray(fn(np.asarray(image))), image.mode)
 
 
-def apply(image, step):
+def apply(image, step, case):
     op = step["op"]
     if op == "resize":
-        return resize(image, step)
+        return resize(image, step, case.get("cover") == "imageops_fit")
     if op == "crop":
         x, y, w, h = step["x"], step["y"], step["width"], step["height"]
         return numpy_op(image, lambda a: a[y:y + h, x:x + w])
@@ -161,7 +169,7 @@ def main():
     for case in cases:
         image = load(case)
         for step in case["steps"]:
-            image = apply(image, step)
+            image = apply(image, step, case)
         image.save(case["out"], "PNG", compress_level=1)
 
 
