@@ -128,8 +128,18 @@ pub fn run_with(
     rules.check(steps, header.oriented_size(), "/steps")?;
     let plan = Plan::new(steps, &header);
     let mut pixels = decode::decode_planned(bytes, limits, &plan)?;
+    // A reduced decode is the first resize's input: only the part of it that shows the
+    // original is scaled. (A decode that fell back to full size is used whole.)
+    let factor = plan.shrink_factor;
+    let (up_w, up_h) = header.oriented_size();
+    let mut source = (factor > 1
+        && pixels.dimensions() == (up_w.div_ceil(factor), up_h.div_ceil(factor)))
+        .then(|| decode::covered_box((header.width, header.height), header.orientation, factor));
     for op in &plan.ops {
-        pixels = apply(pixels, op)?;
+        pixels = match op {
+            PlannedOp::Resize(resize) => ops::resize(&pixels, resize, source.take())?,
+            other => apply(pixels, other)?,
+        };
     }
     if pixels.dimensions() != plan.output {
         return Err(KernelError::Process(format!(
@@ -147,7 +157,7 @@ pub fn run_with(
 
 fn apply(pixels: Pixels, op: &PlannedOp) -> Result<Pixels, KernelError> {
     Ok(match op {
-        PlannedOp::Resize(plan) => ops::resize(&pixels, plan)?,
+        PlannedOp::Resize(plan) => ops::resize(&pixels, plan, None)?,
         PlannedOp::Crop(rect) => ops::crop(&pixels, *rect),
         PlannedOp::Rotate(degrees) => ops::rotate(&pixels, *degrees),
         PlannedOp::Flip(axis) => ops::flip(pixels, *axis),

@@ -44,6 +44,8 @@ pub struct Plan {
     pub luma: bool,
     /// Decode a JPEG reduced, to at least this upright size.
     pub shrink_to: Option<(u32, u32)>,
+    /// How many times smaller that decode is (1: not reduced).
+    pub shrink_factor: u32,
     pub ops: Vec<PlannedOp>,
     /// The chain's `encode`, if it has one (else the format follows the original's).
     pub encode: Option<Encode>,
@@ -88,10 +90,14 @@ impl Plan {
             size = output_size(step, size);
         }
         let luma = ops.contains(&PlannedOp::Grayscale);
-        let shrink_to = shrink_target(header, &ops);
+        let (shrink_to, shrink_factor) = match shrink_target(header, &ops) {
+            Some((target, factor)) => (Some(target), factor),
+            None => (None, 1),
+        };
         Self {
             luma,
             shrink_to,
+            shrink_factor,
             ops,
             encode,
             output: size,
@@ -101,7 +107,7 @@ impl Plan {
 
 /// The size a JPEG may be decoded down to: the scaled size of the chain's first pixel op,
 /// when that is a resize and allows at least a half.
-fn shrink_target(header: &Header, ops: &[PlannedOp]) -> Option<(u32, u32)> {
+fn shrink_target(header: &Header, ops: &[PlannedOp]) -> Option<((u32, u32), u32)> {
     if header.format != ImageFormat::Jpeg {
         return None;
     }
@@ -114,7 +120,7 @@ fn shrink_target(header: &Header, ops: &[PlannedOp]) -> Option<(u32, u32)> {
         header.orientation,
         resize.scaled,
     );
-    (factor >= 2).then_some(resize.scaled)
+    (factor >= 2).then_some((resize.scaled, factor))
 }
 
 #[cfg(test)]

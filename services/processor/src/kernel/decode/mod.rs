@@ -13,7 +13,7 @@ use std::io::Cursor;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 use imagepipe_shared::image_rules::{DecodeLimits, Header, Rejection, inspect};
 
-pub use scaled::{ShrinkTarget, jpeg_scaled, shrink_factor};
+pub use scaled::{ShrinkTarget, covered_box, jpeg_scaled, shrink_factor};
 pub(super) use truncation::jpeg_is_complete;
 
 use super::{

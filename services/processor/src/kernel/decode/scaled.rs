@@ -54,6 +54,43 @@ pub fn shrink_factor(stored: (u32, u32), orientation: Orientation, at_least: (u3
         .unwrap_or(1)
 }
 
+/// The part of a reduced decode that shows the original, in the reduced (upright) image's
+/// pixels. libjpeg-turbo rounds a reduced side up: a 427-row JPEG at 1/2 decodes to 214 rows,
+/// of which 213.5 are the image and the rest the partial block beyond its edge. A resize that
+/// took all 214 rows for the original would misregister by up to half a reduced pixel.
+/// The partial block lies past the stored image's right and bottom edges, wherever the EXIF
+/// orientation turns those.
+pub fn covered_box(
+    stored: (u32, u32),
+    orientation: Orientation,
+    factor: u32,
+) -> fast_image_resize::CropBox {
+    let f = f64::from(factor);
+    let (exact_w, exact_h) = (f64::from(stored.0) / f, f64::from(stored.1) / f);
+    let (spare_w, spare_h) = (
+        f64::from(stored.0.div_ceil(factor)) - exact_w,
+        f64::from(stored.1.div_ceil(factor)) - exact_h,
+    );
+    // Upright: (width, height, spare columns first?, spare rows first?).
+    let (width, height, left, top) = match orientation {
+        Orientation::NoTransforms => (exact_w, exact_h, None, None),
+        Orientation::FlipHorizontal => (exact_w, exact_h, Some(spare_w), None),
+        Orientation::Rotate180 => (exact_w, exact_h, Some(spare_w), Some(spare_h)),
+        Orientation::FlipVertical => (exact_w, exact_h, None, Some(spare_h)),
+        // A quarter turn clockwise puts the stored bottom on the left.
+        Orientation::Rotate90 => (exact_h, exact_w, Some(spare_h), None),
+        Orientation::Rotate270 => (exact_h, exact_w, None, Some(spare_w)),
+        Orientation::Rotate90FlipH => (exact_h, exact_w, None, None),
+        Orientation::Rotate270FlipH => (exact_h, exact_w, Some(spare_h), Some(spare_w)),
+    };
+    fast_image_resize::CropBox {
+        left: left.unwrap_or(0.0),
+        top: top.unwrap_or(0.0),
+        width,
+        height,
+    }
+}
+
 /// Decode a JPEG reduced by the largest DCT scaling that keeps it at least
 /// `target.at_least`, upright, grey or RGB. `Ok(None)`: not a JPEG libjpeg-turbo turns into
 /// these (CMYK, YCCK), for the caller's general path. Any bytes are safe to pass.
@@ -153,6 +190,26 @@ mod tests {
             shrink_factor((4000, 3000), Orientation::Rotate90, (500, 375)),
             4
         );
+    }
+
+    #[test]
+    fn the_covered_box_leaves_out_the_partial_block() {
+        let upright = covered_box((427, 641), Orientation::NoTransforms, 2);
+        assert_eq!(
+            (upright.left, upright.top, upright.width, upright.height),
+            (0.0, 0.0, 213.5, 320.5)
+        );
+        // Turned half round, the partial block is on the left and at the top.
+        let turned = covered_box((427, 641), Orientation::Rotate180, 2);
+        assert_eq!((turned.left, turned.top), (0.5, 0.5));
+        // A quarter turn clockwise: the stored bottom (rows) becomes the left.
+        let quarter = covered_box((427, 640), Orientation::Rotate90, 2);
+        assert_eq!(
+            (quarter.left, quarter.top, quarter.width, quarter.height),
+            (0.0, 0.0, 320.0, 213.5)
+        );
+        let quarter = covered_box((428, 641), Orientation::Rotate90, 2);
+        assert_eq!((quarter.left, quarter.width), (0.5, 320.5));
     }
 
     #[test]

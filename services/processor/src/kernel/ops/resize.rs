@@ -2,7 +2,9 @@
 //! before and divided out after (so transparent pixels' colours do not bleed into opaque
 //! ones).
 
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images};
+use fast_image_resize::{
+    CropBox, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images,
+};
 use imagepipe_shared::steps::ResizePlan;
 
 use crate::kernel::{KernelError, Layout, Pixels};
@@ -15,11 +17,26 @@ use crate::kernel::{KernelError, Layout, Pixels};
 /// crop rectangle mapped back through the scale, so every output pixel samples the same
 /// source positions with the same filter width as scale-then-crop would, without making the
 /// larger image first.
-pub fn resize(pixels: &Pixels, plan: &ResizePlan) -> Result<Pixels, KernelError> {
+///
+/// `source` is the part of `pixels` that shows the image the plan was made for, when that is
+/// not all of it (a reduced decode's partial block, [`covered_box`]); `None`: all of it.
+///
+/// [`covered_box`]: crate::kernel::decode::covered_box
+pub fn resize(
+    pixels: &Pixels,
+    plan: &ResizePlan,
+    source: Option<CropBox>,
+) -> Result<Pixels, KernelError> {
     let (out_w, out_h) = plan.output();
-    if plan.scaled == pixels.dimensions() && plan.crop.is_none() {
+    if plan.scaled == pixels.dimensions() && plan.crop.is_none() && source.is_none() {
         return Ok(pixels.clone());
     }
+    let source = source.unwrap_or(CropBox {
+        left: 0.0,
+        top: 0.0,
+        width: f64::from(pixels.width),
+        height: f64::from(pixels.height),
+    });
     let pixel_type = match pixels.layout {
         Layout::L => PixelType::U8,
         Layout::La => PixelType::U8x2,
@@ -33,16 +50,17 @@ pub fn resize(pixels: &Pixels, plan: &ResizePlan) -> Result<Pixels, KernelError>
     let mut options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
         .use_alpha(pixels.layout.has_alpha());
-    if let Some(rect) = plan.crop {
-        let x_scale = f64::from(pixels.width) / f64::from(plan.scaled.0);
-        let y_scale = f64::from(pixels.height) / f64::from(plan.scaled.1);
-        options = options.crop(
-            f64::from(rect.x) * x_scale,
-            f64::from(rect.y) * y_scale,
+    let x_scale = source.width / f64::from(plan.scaled.0);
+    let y_scale = source.height / f64::from(plan.scaled.1);
+    options = match plan.crop {
+        Some(rect) => options.crop(
+            source.left + f64::from(rect.x) * x_scale,
+            source.top + f64::from(rect.y) * y_scale,
             f64::from(rect.width) * x_scale,
             f64::from(rect.height) * y_scale,
-        );
-    }
+        ),
+        None => options.crop(source.left, source.top, source.width, source.height),
+    };
     Resizer::new()
         .resize(&src, &mut dst, &options)
         .map_err(|e| failed(&e))?;
@@ -84,13 +102,14 @@ mod tests {
                 enlarge: false,
             };
             let plan = plan_resize(400, 300, &step);
-            let direct = resize(&pixels, &plan).unwrap();
+            let direct = resize(&pixels, &plan, None).unwrap();
             let scaled = resize(
                 &pixels,
                 &ResizePlan {
                     scaled: plan.scaled,
                     crop: None,
                 },
+                None,
             )
             .unwrap();
             let two_steps = crop(&scaled, plan.crop.unwrap());
@@ -113,6 +132,6 @@ mod tests {
             scaled: (10, 8),
             crop: None,
         };
-        assert_eq!(resize(&pixels, &plan).unwrap(), pixels);
+        assert_eq!(resize(&pixels, &plan, None).unwrap(), pixels);
     }
 }
