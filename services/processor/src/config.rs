@@ -1,4 +1,3 @@
-use std::time::Duration;
 
 use clap::Parser;
 use imagepipe_shared::config::{
@@ -69,10 +68,6 @@ impl ProcessorConfig {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => usize::from(n),
         }
-    }
-
-    pub fn processing_delay(&self) -> Duration {
-        Duration::from_millis(self.processing_delay_ms)
     }
 
     /// Settings no job could run under are refused at start, not on the first job.

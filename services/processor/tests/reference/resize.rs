@@ -325,13 +325,11 @@ fn shrink_on_load_stays_close_to_a_full_resolution_reduction() {
 /// above the aligned photographs' even when registered, so the bound is mean 1.5 and 99th
 /// percentile 16.
 ///
-/// Fails today: `ops::resize` maps the whole reduced image onto the plan, and copies it when
-/// the sizes match. The fix is a source crop of `(0, 0, width / k, height / k)` in reduced
-/// pixels (fast_image_resize's `ResizeOptions::crop`), where k is the DCT factor. Ignored
-/// until then, so the suite stays green:
-/// `cargo test -p imagepipe-processor --test reference -- --ignored` shows it.
+/// It failed while `ops::resize` mapped the whole reduced image onto the plan: libjpeg-turbo
+/// rounds a reduced side up, so the last reduced column covers only part of a block, and the
+/// picture drifted by up to half a pixel. The resize now scales only the part that shows the
+/// original (`decode::covered_box`).
 #[test]
-#[ignore = "known kernel defect: shrink-on-load misregisters an odd side by up to half a pixel"]
 fn shrink_on_load_keeps_an_odd_sided_jpeg_registered() {
     let chain = steps(json!([{"op": "resize", "width": 320}]));
     let dir = scratch("shrink-odd");
