@@ -1,4 +1,3 @@
-
 use clap::Parser;
 use imagepipe_shared::config::{
     AmqpConfig, ChainConfig, HealthConfig, ImageLimitsConfig, ShutdownConfig, StorageConfig,
