@@ -34,6 +34,15 @@ fuzz_target!(|input: &[u8]| {
             max_side: 16_384,
         },
     };
+    // A chain is only ever checked on an image that passed `inspect`, within the limits (the
+    // first crash this target found was a 4096×61953 "original" with no steps).
+    let limits = rules.limits;
+    if u64::from(width) * u64::from(height) > limits.max_pixels
+        || width > limits.max_side
+        || height > limits.max_side
+    {
+        return;
+    }
     if let Ok((out_w, out_h)) = rules.check(&steps, (width, height), "/steps") {
         assert!(u64::from(out_w) * u64::from(out_h) <= rules.limits.max_pixels);
         assert!(out_w >= 1 && out_h >= 1);
