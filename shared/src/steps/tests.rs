@@ -49,6 +49,8 @@ fn every_broken_rule_has_its_pointer() {
     invalid_at(r#"[{"op":"rotate","degrees":45}]"#, &["/steps/0/degrees"]);
     invalid_at(r#"[{"op":"blur","sigma":0}]"#, &["/steps/0/sigma"]);
     invalid_at(r#"[{"op":"blur","sigma":51}]"#, &["/steps/0/sigma"]);
+    // Too large for f32: it reads as infinity, which the bound refuses (found by fuzzing).
+    invalid_at(r#"[{"op":"blur","sigma":7e123}]"#, &["/steps/0/sigma"]);
     invalid_at(
         r#"[{"op":"sharpen","sigma":20,"amount":-1}]"#,
         &["/steps/0/sigma", "/steps/0/amount"],
