@@ -7,7 +7,7 @@ use imagepipe_shared::{
     steps::{self, ChainError, ChainRules, Step},
 };
 
-use crate::{kernel::KernelError, worker::JobError};
+use crate::{job_error::JobError, kernel::KernelError};
 
 /// Where a job's chain sits in its problems' pointers, as in the request it came from.
 const ROOT: &str = "/steps";

@@ -6,6 +6,7 @@
 mod cancellations;
 pub mod config;
 mod job_chain;
+mod job_error;
 pub mod kernel;
 mod metrics;
 pub mod test_hooks;

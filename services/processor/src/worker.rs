@@ -16,7 +16,7 @@ use imagepipe_shared::{
     keys,
     messages::{self, ErrorCode, JobMessage, ResultInfo, StatusEvent, TaskFailure, headers},
     steps::{ChainRules, Step},
-    storage::{Storage, StorageError},
+    storage::Storage,
     topology::{EVENT_ROUTING_KEY, Topology},
     trace::TraceContext,
 };
@@ -29,12 +29,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
-    cancellations::Cancellations,
-    config::ProcessorConfig,
-    job_chain,
-    kernel::{self, KernelError},
-    metrics::ProcessorMetrics,
-    test_hooks::TestHooks,
+    cancellations::Cancellations, config::ProcessorConfig, job_chain, job_error::JobError, kernel,
+    metrics::ProcessorMetrics, test_hooks::TestHooks,
 };
 
 pub(crate) struct Worker {
@@ -52,48 +48,6 @@ pub(crate) struct Worker {
     metrics: ProcessorMetrics,
     /// One permit per kernel thread (`PROCESSOR_KERNEL_THREADS`, default one per core).
     pixel_slots: tokio::sync::Semaphore,
-}
-
-/// How one attempt ended, when not with a result.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum JobError {
-    /// Retrying cannot help: the task fails now.
-    #[error("{}: {}", .0.code.as_str(), .0.message)]
-    Permanent(TaskFailure),
-    /// Worth another attempt later.
-    #[error("{code:?}: {message}")]
-    Transient { code: ErrorCode, message: String },
-    /// The broker failed while we reported: hand the job back, it will come again.
-    #[error("broker: {0}")]
-    Broker(#[from] AmqpError),
-}
-
-impl From<StorageError> for JobError {
-    fn from(err: StorageError) -> Self {
-        match err {
-            StorageError::NotFound { .. } => JobError::Permanent(TaskFailure {
-                code: ErrorCode::OriginalMissing,
-                message: err.to_string(),
-            }),
-            other => JobError::Transient {
-                code: ErrorCode::StorageUnavailable,
-                message: other.to_string(),
-            },
-        }
-    }
-}
-
-impl From<KernelError> for JobError {
-    fn from(err: KernelError) -> Self {
-        let (code, message) = match &err {
-            KernelError::Rejected(rejection) => (rejection.code(), err.to_string()),
-            KernelError::Chain(chain) => (chain.code, chain.summary()),
-            KernelError::Process(_) | KernelError::Encode(_) => {
-                (ErrorCode::ProcessingFailed, err.to_string())
-            }
-        };
-        JobError::Permanent(TaskFailure { code, message })
-    }
 }
 
 impl Worker {

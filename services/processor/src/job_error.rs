@@ -1,0 +1,52 @@
+//! How one attempt at a job can fail, and which failures are worth another attempt: a
+//! missing original or a refused image is permanent, an unreachable object store transient.
+
+use imagepipe_shared::{
+    amqp::AmqpError,
+    messages::{ErrorCode, TaskFailure},
+    storage::StorageError,
+};
+
+use crate::kernel::KernelError;
+
+/// How one attempt ended, when not with a result.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JobError {
+    /// Retrying cannot help: the task fails now.
+    #[error("{}: {}", .0.code.as_str(), .0.message)]
+    Permanent(TaskFailure),
+    /// Worth another attempt later.
+    #[error("{code:?}: {message}")]
+    Transient { code: ErrorCode, message: String },
+    /// The broker failed while we reported: hand the job back, it will come again.
+    #[error("broker: {0}")]
+    Broker(#[from] AmqpError),
+}
+
+impl From<StorageError> for JobError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::NotFound { .. } => JobError::Permanent(TaskFailure {
+                code: ErrorCode::OriginalMissing,
+                message: err.to_string(),
+            }),
+            other => JobError::Transient {
+                code: ErrorCode::StorageUnavailable,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<KernelError> for JobError {
+    fn from(err: KernelError) -> Self {
+        let (code, message) = match &err {
+            KernelError::Rejected(rejection) => (rejection.code(), err.to_string()),
+            KernelError::Chain(chain) => (chain.code, chain.summary()),
+            KernelError::Process(_) | KernelError::Encode(_) => {
+                (ErrorCode::ProcessingFailed, err.to_string())
+            }
+        };
+        JobError::Permanent(TaskFailure { code, message })
+    }
+}
