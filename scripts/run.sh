@@ -9,6 +9,8 @@ ensure_build_tools
 ensure_postgres
 ensure_rabbitmq
 ensure_s3 release
+# The face model and the ONNX Runtime library (FACE_MODEL_PATH, ONNXRUNTIME_LIBRARY).
+ensure_models
 
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/imagepipe}
 export S3_ENDPOINT=${S3_ENDPOINT:-http://$S3_HOST:$S3_PORT}

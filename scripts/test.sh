@@ -18,6 +18,7 @@ ensure_postgres
 ensure_rabbitmq
 ensure_s3
 ensure_python_tools
+ensure_models
 ensure_browser
 
 export IMAGEPIPE_TEST_S3_ENDPOINT="http://$S3_HOST:$S3_PORT"
