@@ -92,6 +92,11 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub result_content_type: Option<String>,
     pub result_size_bytes: Option<i64>,
+    /// What the chain's model steps found, when COMPLETED (`imagepipe_shared::analysis`'s
+    /// JSON, one entry per model step); `None` for a chain without any, and for every task
+    /// from before analyses.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub analysis: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

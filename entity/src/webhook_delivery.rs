@@ -31,6 +31,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub result_content_type: Option<String>,
     pub result_size_bytes: Option<i64>,
+    /// The task's analysis, as it had it when it ended.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub analysis: Option<Json>,
     /// When the task ended.
     pub occurred_at: DateTimeUtc,
     /// Delivery attempts started so far.

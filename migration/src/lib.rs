@@ -9,6 +9,7 @@ mod m20261128_000003_task_api;
 mod m20261128_000004_outbox_traceparent;
 mod m20261202_000005_task_steps;
 mod m20261202_000006_webhook_result;
+mod m20261202_000007_task_analysis;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_outbox_traceparent::Migration),
             Box::new(m20261202_000005_task_steps::Migration),
             Box::new(m20261202_000006_webhook_result::Migration),
+            Box::new(m20261202_000007_task_analysis::Migration),
         ]
     }
 }

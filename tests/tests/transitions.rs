@@ -41,6 +41,7 @@ async fn insert_pending(system: &TestSystem) -> Uuid {
         result_height: Set(None),
         result_content_type: Set(None),
         result_size_bytes: Set(None),
+        analysis: Set(None),
     }
     .insert(&system.db)
     .await

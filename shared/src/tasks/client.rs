@@ -79,7 +79,8 @@ fn cancel_update(id: Uuid, owner: Option<&str>) -> UpdateMany<task::Entity> {
 }
 
 /// Queue a FAILED task again as a new run: PENDING, attempts from zero, the outcome of the
-/// last run cleared; its chain stays, so the new run does the same work. `None` if nothing matched (missing, another owner's, or not FAILED).
+/// last run cleared (its error, result and analysis); its chain stays, so the new run does the
+/// same work. `None` if nothing matched (missing, another owner's, or not FAILED).
 pub async fn retry(
     db: &impl ConnectionTrait,
     id: Uuid,
@@ -99,6 +100,9 @@ fn retry_update(id: Uuid, owner: Option<&str>) -> UpdateMany<task::Entity> {
             result_height: Set(None),
             result_content_type: Set(None),
             result_size_bytes: Set(None),
+            // Only a COMPLETED task has one today, and only FAILED is retried; cleared all the
+            // same, so no run can ever show another's analysis.
+            analysis: Set(None),
             started_at: Set(None),
             completed_at: Set(None),
             ..Default::default()
@@ -183,5 +187,29 @@ mod tests {
             statement.sql
         );
         assert!(!statement.sql.contains(r#""owner""#), "{}", statement.sql);
+    }
+
+    /// A new run starts with nothing of the last one's outcome.
+    #[test]
+    fn retry_clears_the_last_runs_outcome() {
+        let statement = postgres(&retry_update(Uuid::nil(), None));
+        for column in [
+            "error_code",
+            "error_message",
+            "result_key",
+            "result_width",
+            "result_height",
+            "result_content_type",
+            "result_size_bytes",
+            "analysis",
+            "started_at",
+            "completed_at",
+        ] {
+            assert!(
+                statement.sql.contains(&format!(r#""{column}" = "#)),
+                "{column} is reset: {}",
+                statement.sql
+            );
+        }
     }
 }
