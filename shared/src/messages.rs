@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::analysis::Analysis;
+
 /// AMQP headers imagepipe sets on a job it parks, so the result-writer can state the reason.
 pub mod headers {
     pub const FAILURE_CODE: &str = "x-imagepipe-error-code";
@@ -18,6 +20,16 @@ pub mod headers {
 /// The version this build writes. Version 2 added a job's `steps` and a COMPLETED event's
 /// `result`; both are optional, so a version-1 message reads as the default chain without
 /// result details.
+///
+/// A field is added without a new version when a reader that ignores it still does the right
+/// work, as with a job's `run` and a result's `analysis`: serde skips fields it does not know,
+/// and this build reads a message without them as before. A new version is for a field an
+/// older reader must not ignore (a job's `steps`: run without them, the job would make the
+/// wrong image). It is one number for every message, so a bump makes an older consumer park
+/// all of this build's messages, jobs of the default chain included: too high a price for an
+/// analysis, which only chains with a model step have. The cost, for the length of a rolling
+/// upgrade: a result-writer older than the analysis stores such a task COMPLETED without it,
+/// so result-writers are upgraded before processors.
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// The oldest version this build still reads.
@@ -124,6 +136,9 @@ pub enum ErrorCode {
     OutputTooLarge,
     /// The request names a preset this server does not have.
     UnknownPreset,
+    /// What the chain's model steps found is larger, as JSON, than `MAX_ANALYSIS_BYTES`; the
+    /// same image would find the same again, so retrying cannot help, and no result is kept.
+    AnalysisTooLarge,
 }
 
 impl ErrorCode {
@@ -147,12 +162,13 @@ impl ErrorCode {
             Self::InvalidSteps => "invalid_steps",
             Self::OutputTooLarge => "output_too_large",
             Self::UnknownPreset => "unknown_preset",
+            Self::AnalysisTooLarge => "analysis_too_large",
         }
     }
 }
 
 /// A change of a task's status, reported by a processor and applied by the result-writer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusEvent {
     pub schema_version: u32,
     pub message_id: Uuid,
@@ -174,12 +190,17 @@ pub struct StatusEvent {
 }
 
 /// A stored result, described.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultInfo {
     pub width: u32,
     pub height: u32,
     pub content_type: String,
     pub size_bytes: u64,
+    /// What the chain's model steps found, one entry per model step; absent when the chain
+    /// has none (and in events from before analyses: see [`SCHEMA_VERSION`]). Never an empty
+    /// array: no model step, no analysis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Analysis>,
 }
 
 impl StatusEvent {
@@ -308,6 +329,68 @@ mod tests {
         assert_eq!(job.steps, None);
     }
 
+    fn a_result() -> ResultInfo {
+        ResultInfo {
+            width: 4,
+            height: 4,
+            content_type: "image/png".into(),
+            size_bytes: 100,
+            analysis: None,
+        }
+    }
+
+    #[test]
+    fn a_completed_event_carries_its_analysis_and_omits_none() {
+        use crate::analysis::{AnalysisEntry, Face, FaceBox, Point};
+        let analysis = vec![AnalysisEntry {
+            step: 0,
+            op: "detect_faces".into(),
+            model: "blazeface-front-128".into(),
+            faces: Some(vec![Face {
+                bounds: FaceBox {
+                    x: 178.5,
+                    y: 81.25,
+                    width: 94.0,
+                    height: 94.0,
+                },
+                score: 0.921875,
+                keypoints: vec![Point { x: 200.0, y: 110.5 }],
+            }]),
+            outputs: None,
+            classes: None,
+        }];
+        let with = StatusEvent::completed(
+            Uuid::new_v4(),
+            1,
+            "results/x.png".into(),
+            ResultInfo {
+                analysis: Some(analysis.clone()),
+                ..a_result()
+            },
+        );
+        let body = serde_json::to_value(&with).unwrap();
+        assert_eq!(body["result"]["analysis"][0]["faces"][0]["box"]["x"], 178.5);
+        let read: StatusEvent = decode(&serde_json::to_vec(&with).unwrap()).unwrap();
+        assert_eq!(read.result.and_then(|r| r.analysis), Some(analysis));
+
+        let without = StatusEvent::completed(Uuid::new_v4(), 1, "results/x.png".into(), a_result());
+        let body = serde_json::to_value(&without).unwrap();
+        assert!(body["result"].get("analysis").is_none(), "{body}");
+    }
+
+    /// An event of this schema version from before analyses existed still reads.
+    #[test]
+    fn a_result_without_analysis_reads_as_none() {
+        let body = serde_json::json!({
+            "schema_version": 2, "message_id": Uuid::new_v4(), "task_id": Uuid::new_v4(),
+            "status": "COMPLETED", "run": 0, "attempt": 1, "result_key": "results/x.png",
+            "failure": null, "occurred_at": Utc::now(),
+            "result": {"width": 4, "height": 4, "content_type": "image/png", "size_bytes": 100},
+        });
+        let event: StatusEvent = decode(&serde_json::to_vec(&body).unwrap()).unwrap();
+        assert_eq!(event.result, Some(a_result()));
+    }
+
     #[test]
     fn unknown_schema_version_is_named_not_called_garbage() {
         let body = br#"{"schema_version": 99, "whatever": true}"#;
@@ -333,6 +416,7 @@ mod tests {
             ErrorCode::InvalidSteps,
             ErrorCode::OutputTooLarge,
             ErrorCode::UnknownPreset,
+            ErrorCode::AnalysisTooLarge,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

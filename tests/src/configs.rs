@@ -94,6 +94,7 @@ impl ServiceConfigs {
         processor.processing_delay_ms = options.processing_delay_ms;
         processor.processor_concurrency = options.processor_concurrency;
         processor.max_attempts = options.max_attempts;
+        processor.max_analysis_bytes = options.max_analysis_bytes;
         processor.amqp = amqp.clone();
         processor.storage = storage.clone();
         processor.shutdown = shutdown.clone();
@@ -145,7 +146,8 @@ pub(crate) fn processor_flags(config: &ProcessorConfig) -> Vec<String> {
     flags
         .set("--processing-delay-ms", config.processing_delay_ms)
         .set("--processor-concurrency", config.processor_concurrency)
-        .set("--max-attempts", config.max_attempts);
+        .set("--max-attempts", config.max_attempts)
+        .set("--max-analysis-bytes", config.max_analysis_bytes);
     flags
         .amqp(&config.amqp)
         .storage(&config.storage)
@@ -283,6 +285,7 @@ mod tests {
             webhook_secret: Some("secret".to_owned()),
             webhook_retry_min_ms: 8,
             retention_secs: 9,
+            max_analysis_bytes: 10,
             ..Options::default()
         };
         for options in [Options::default(), changed] {

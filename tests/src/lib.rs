@@ -44,5 +44,6 @@ pub fn a_png_result() -> imagepipe_shared::messages::ResultInfo {
         height: 4,
         content_type: "image/png".into(),
         size_bytes: 100,
+        analysis: None,
     }
 }

@@ -36,6 +36,8 @@ pub struct Options {
     pub allowed_ops: Vec<String>,
     /// `PRESETS_FILE` of ingest.
     pub presets_file: Option<std::path::PathBuf>,
+    /// `MAX_ANALYSIS_BYTES` of the processor.
+    pub max_analysis_bytes: usize,
 }
 
 impl Default for Options {
@@ -61,6 +63,7 @@ impl Default for Options {
             retention_secs: 0,
             allowed_ops: Vec::new(),
             presets_file: None,
+            max_analysis_bytes: imagepipe_shared::analysis::DEFAULT_MAX_ANALYSIS_BYTES,
         }
     }
 }

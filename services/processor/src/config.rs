@@ -1,7 +1,10 @@
 use clap::Parser;
-use imagepipe_shared::config::{
-    AmqpConfig, ChainConfig, HealthConfig, ImageLimitsConfig, ShutdownConfig, StorageConfig,
-    TelemetryConfig,
+use imagepipe_shared::{
+    analysis::DEFAULT_MAX_ANALYSIS_BYTES,
+    config::{
+        AmqpConfig, ChainConfig, HealthConfig, ImageLimitsConfig, ShutdownConfig, StorageConfig,
+        TelemetryConfig,
+    },
 };
 
 use crate::test_hooks::TestHooks;
@@ -32,6 +35,13 @@ pub struct ProcessorConfig {
     /// the first. After the last, the job is parked and the task FAILED.
     #[arg(long, env = "MAX_ATTEMPTS", default_value_t = 5)]
     pub max_attempts: u32,
+
+    /// Largest analysis a task may have (what its chain's model steps found), as JSON, in
+    /// bytes. A task whose analysis is larger fails at once (`analysis_too_large`), with no
+    /// result kept: the analysis travels in its COMPLETED event, its row, every answer about
+    /// it and its webhook.
+    #[arg(long, env = "MAX_ANALYSIS_BYTES", default_value_t = DEFAULT_MAX_ANALYSIS_BYTES)]
+    pub max_analysis_bytes: usize,
 
     #[command(flatten)]
     pub image_limits: ImageLimitsConfig,
@@ -123,6 +133,15 @@ mod tests {
             parse(&["--processing-delay-ms", "60000"])
                 .validate()
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_analysis_limit_defaults_to_the_shared_one() {
+        assert_eq!(parse(&[]).max_analysis_bytes, DEFAULT_MAX_ANALYSIS_BYTES);
+        assert_eq!(
+            parse(&["--max-analysis-bytes", "100"]).max_analysis_bytes,
+            100
         );
     }
 

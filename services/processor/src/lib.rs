@@ -5,6 +5,7 @@
 
 mod cancellations;
 pub mod config;
+mod job_analysis;
 mod job_chain;
 mod job_error;
 pub mod kernel;

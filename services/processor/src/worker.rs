@@ -29,8 +29,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
-    cancellations::Cancellations, config::ProcessorConfig, job_chain, job_error::JobError, kernel,
-    metrics::ProcessorMetrics, test_hooks::TestHooks,
+    cancellations::Cancellations, config::ProcessorConfig, job_analysis, job_chain,
+    job_error::JobError, kernel, metrics::ProcessorMetrics, test_hooks::TestHooks,
 };
 
 pub(crate) struct Worker {
@@ -40,6 +40,8 @@ pub(crate) struct Worker {
     /// The default chain's delay (`PROCESSING_DELAY_MS`).
     default_delay_ms: u64,
     max_attempts: u32,
+    /// `MAX_ANALYSIS_BYTES`.
+    max_analysis_bytes: usize,
     limits: DecodeLimits,
     /// What a job's chain may ask for here, checked again before anything is decoded.
     rules: ChainRules,
@@ -68,6 +70,7 @@ impl Worker {
             topology,
             default_delay_ms: config.processing_delay_ms,
             max_attempts: config.max_attempts,
+            max_analysis_bytes: config.max_analysis_bytes,
             limits: config.image_limits.decode_limits(),
             rules: config.chain.rules(config.image_limits.decode_limits()),
             test_hooks: config.test_hooks.clone(),
@@ -157,8 +160,9 @@ impl Worker {
         }
     }
 
-    /// One attempt: the result's key when it is stored, `None` if the task was cancelled
-    /// before the result was ready (then nothing is stored).
+    /// One attempt: the result's key and description (with the analysis, within
+    /// `MAX_ANALYSIS_BYTES`) when it is stored, `None` if the task was cancelled before the
+    /// result was ready (then nothing is stored).
     async fn process(
         &self,
         job: &JobMessage,
@@ -193,16 +197,22 @@ impl Worker {
                 self.default_delay_ms,
             )?;
             let delay = total_delay(&steps);
-            let processed = self.pixels(original, steps).await?;
+            let mut processed = self.pixels(original, steps).await?;
+            // Bounded before anything is stored (and before the delay: the task fails now).
+            let analysis = job_analysis::bounded(
+                std::mem::take(&mut processed.analysis),
+                self.max_analysis_bytes,
+            )
+            .map_err(JobError::Permanent)?;
             // Stands in for model inference: a timer, holding no thread (nor kernel slot).
             tokio::time::sleep(delay).await;
             self.metrics.delay_seconds.observe(delay.as_secs_f64());
-            Ok::<_, JobError>(processed)
+            Ok::<_, JobError>((processed, analysis))
         };
         // A cancellation stops the work up to here. (Pixel work already on the blocking pool
         // finishes there, but its result is dropped.) From the upload on, the result is kept
         // and reported: the result-writer drops it if the task was cancelled meanwhile.
-        let processed = tokio::select! {
+        let (processed, analysis) = tokio::select! {
             processed = work => processed?,
             () = cancelled.cancelled() => return Ok(None),
         };
@@ -213,6 +223,7 @@ impl Worker {
             height: processed.height,
             content_type: processed.content_type.to_owned(),
             size_bytes: processed.bytes.len() as u64,
+            analysis,
         };
         let step = Instant::now();
         self.storage

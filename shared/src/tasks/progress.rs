@@ -33,7 +33,7 @@ fn processing_update(report: Attempt) -> UpdateMany<task::Entity> {
 }
 
 /// COMPLETED with the result at `result_key`, described by `result` (a report without it, as
-/// a version-1 processor sends, leaves the description empty).
+/// a version-1 processor sends, leaves the description empty), and the analysis it carries.
 pub async fn complete(
     db: &impl ConnectionTrait,
     report: Attempt,
@@ -57,10 +57,22 @@ fn complete_update(
             result_height: Set(result.map(|r| int(r.height))),
             result_content_type: Set(result.map(|r| r.content_type.clone())),
             result_size_bytes: Set(result.map(|r| i64::try_from(r.size_bytes).unwrap_or(i64::MAX))),
+            analysis: Set(analysis_column(result)),
             completed_at: Set(Some(report.at)),
             ..Default::default()
         })
         .col_expr(task::Column::StartedAt, started_at(report.at))
+}
+
+/// The result's analysis as its column holds it: the JSON the event carried, number for
+/// number; `None` without one. Through text, not `serde_json::to_value`, which would widen
+/// each `f32` to the `f64` nearest it (a score of 0.92 stored as 0.9200000166893005).
+/// Neither step can fail: the analysis types hold no map, the numbers of a decoded event are
+/// finite (JSON has no NaN), and the text is serde_json's own, so `ok()` loses nothing.
+fn analysis_column(result: Option<&ResultInfo>) -> Option<serde_json::Value> {
+    let analysis = result?.analysis.as_ref()?;
+    let text = serde_json::to_string(analysis).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// FAILED for `failure`. `run`: only if the task is still in that run (`None` when the
@@ -232,6 +244,7 @@ mod tests {
             height: 128,
             content_type: "image/webp".into(),
             size_bytes: 1234,
+            analysis: None,
         };
         let described = postgres(&complete_update(report(), Some("k".into()), Some(&result)));
         for column in [
@@ -252,6 +265,60 @@ mod tests {
             !format!("{:?}", undescribed.values).contains("image/webp"),
             "{:?}",
             undescribed.values
+        );
+    }
+
+    #[test]
+    fn complete_stores_the_analysis_only_when_the_result_has_one() {
+        use crate::analysis::{AnalysisEntry, Face, FaceBox, Point};
+        let mut result = ResultInfo {
+            width: 1,
+            height: 1,
+            content_type: "image/png".into(),
+            size_bytes: 1,
+            analysis: None,
+        };
+        let without = postgres(&complete_update(report(), Some("k".into()), Some(&result)));
+        assert!(without.sql.contains(r#""analysis""#), "{}", without.sql);
+        assert!(
+            !format!("{:?}", without.values).contains("detect_faces"),
+            "{:?}",
+            without.values
+        );
+        result.analysis = Some(vec![AnalysisEntry {
+            step: 0,
+            op: "detect_faces".into(),
+            model: "blazeface-front-128".into(),
+            faces: Some(vec![Face {
+                bounds: FaceBox {
+                    x: 178.3,
+                    y: 81.0,
+                    width: 94.1,
+                    height: 94.1,
+                },
+                score: 0.92,
+                keypoints: vec![Point { x: 1.1, y: 2.2 }],
+            }]),
+            outputs: None,
+            classes: None,
+        }]);
+        // Stored as the event's JSON has it, each number as written.
+        let stored = analysis_column(Some(&result)).expect("an analysis");
+        assert_eq!(
+            stored,
+            serde_json::json!([{"step": 0, "op": "detect_faces", "model": "blazeface-front-128",
+                "faces": [{"box": {"x": 178.3, "y": 81.0, "width": 94.1, "height": 94.1},
+                           "score": 0.92, "keypoints": [{"x": 1.1, "y": 2.2}]}]}])
+        );
+        assert_eq!(
+            serde_json::from_value::<crate::analysis::Analysis>(stored).ok(),
+            result.analysis
+        );
+        let with = postgres(&complete_update(report(), Some("k".into()), Some(&result)));
+        assert!(
+            format!("{:?}", with.values).contains("blazeface-front-128"),
+            "{:?}",
+            with.values
         );
     }
 
