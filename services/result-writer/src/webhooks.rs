@@ -42,6 +42,10 @@ pub struct WebhookBody {
     pub result_key: Option<String>,
     /// The result, when COMPLETED: as the task's `result` describes it.
     pub result: Option<WebhookResult>,
+    /// What the chain's model steps found, when COMPLETED: the task's `analysis`, the JSON
+    /// stored from its COMPLETED event (`imagepipe_shared::analysis`); null without a model
+    /// step, like `result` and `error` when they do not apply.
+    pub analysis: Option<serde_json::Value>,
     pub error: Option<WebhookError>,
 }
 
@@ -90,6 +94,7 @@ impl From<webhook_delivery::Model> for Due {
                     size_bytes: row.result_size_bytes,
                 }),
                 result_key: row.result_key,
+                analysis: row.analysis,
                 error: row.error_code.map(|code| WebhookError {
                     code,
                     message: row.error_message.unwrap_or_default(),

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use imagepipe_entity::task::{self, TaskStatus};
 use imagepipe_shared::{
+    analysis::Analysis,
     steps::{Encode, OutputFormat, Resize, Step},
     storage::Bucket,
 };
@@ -121,6 +122,9 @@ pub struct TaskView {
     pub original: StoredObject,
     /// The processed image, when COMPLETED.
     pub result: Option<ResultObject>,
+    /// What the chain's model steps (`detect_faces`, `blur_faces`, `infer`) found, one entry
+    /// per model step in chain order, when COMPLETED; null for a chain without a model step.
+    pub analysis: Option<Analysis>,
 }
 
 impl poem_openapi::types::Example for TaskView {
@@ -187,6 +191,8 @@ fn task_example() -> TaskView {
             content_type: Some("image/jpeg".into()),
             size_bytes: Some(18_204),
         }),
+        // The thumbnail preset runs no model.
+        analysis: None,
     }
 }
 
@@ -234,6 +240,7 @@ fn to_view(
         }),
         _ => None,
     };
+    let analysis = analysis_of(task.id, task.analysis);
     TaskView {
         task_id: task.id,
         status: task.status.into(),
@@ -260,5 +267,19 @@ fn to_view(
             content_type: task.result_content_type,
             size_bytes: task.result_size_bytes,
         }),
+        analysis,
+    }
+}
+
+/// The stored analysis, as the API shows it. The result-writer stores it from the shared
+/// types, so it always reads back; a row that did not (only a bug could write one) shows
+/// none, with the reason in the log, rather than fail every answer about the task.
+fn analysis_of(task_id: Uuid, stored: Option<serde_json::Value>) -> Option<Analysis> {
+    match serde_json::from_value(stored?) {
+        Ok(analysis) => Some(analysis),
+        Err(err) => {
+            tracing::warn!(%task_id, %err, "cannot read the task's stored analysis");
+            None
+        }
     }
 }
