@@ -16,6 +16,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod analysis;
 mod api;
 mod browser;
 mod cancellation;
