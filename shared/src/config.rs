@@ -244,3 +244,22 @@ impl ChainConfig {
         Ok(())
     }
 }
+
+/// The operator's own models (`infer` steps). Read by ingest (which refuses a chain naming a
+/// model not declared) and the processor (which loads and runs them): set both alike.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ModelsFileConfig {
+    /// A TOML file declaring the models `infer` steps may name: for each, its runtime and
+    /// file (with its SHA-256), its input and how its outputs are reported (README, "Your
+    /// own model"). Checked whole at start: a bad file stops the service, naming the model
+    /// and the field. Unset: no model is declared.
+    #[arg(long, env = "MODELS_FILE")]
+    pub models_file: Option<std::path::PathBuf>,
+}
+
+impl ModelsFileConfig {
+    /// The declared models, checked.
+    pub fn load(&self) -> anyhow::Result<crate::models::DeclaredModels> {
+        crate::models::DeclaredModels::load(self.models_file.as_deref())
+    }
+}

@@ -19,6 +19,7 @@ mod types;
 pub use check::{AllowedOps, ChainRules};
 pub use geometry::{Rect, ResizePlan, output_size, plan_resize};
 pub use parse::{parse_steps, parse_value};
+pub(crate) use presets::valid_name;
 pub use presets::{PRESETS_POINTER, Presets};
 pub use types::*;
 
@@ -45,7 +46,7 @@ impl StepProblem {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}: {}", .code.as_str(), self.summary())]
 pub struct ChainError {
-    /// `invalid_steps`, `output_too_large` or `unknown_preset`.
+    /// `invalid_steps`, `output_too_large`, `unknown_preset` or `unknown_model`.
     pub code: ErrorCode,
     pub problems: Vec<StepProblem>,
 }
