@@ -6,6 +6,7 @@
 use bytes::Bytes;
 use imagepipe_shared::{
     messages::ErrorCode,
+    models::DeclaredModels,
     steps::{
         self, AllowedOps, Chain, ChainError, ChainRules, PRESETS_POINTER, Presets, Step,
         StepProblem,
@@ -23,13 +24,16 @@ pub(crate) struct ChainSettings {
     pub rules: ChainRules,
     pub allowed: AllowedOps,
     pub presets: Presets,
+    /// `MODELS_FILE`: the models an `infer` step may name.
+    pub models: DeclaredModels,
     /// `PROCESSING_DELAY_MS`: the default chain's delay, as the processor runs it.
     pub default_delay_ms: u64,
 }
 
 impl ChainSettings {
     /// From the settings, refusing a default delay over `MAX_DELAY_MS`, an unknown op in
-    /// `ALLOWED_OPS` or a bad presets file: each would otherwise fail tasks later.
+    /// `ALLOWED_OPS`, a bad models file, or a bad presets file (a preset's `infer` naming a
+    /// model not declared included): each would otherwise fail tasks later.
     pub(crate) fn from_config(config: &IngestConfig) -> anyhow::Result<Self> {
         config
             .chain
@@ -37,11 +41,23 @@ impl ChainSettings {
         let rules = config.chain.rules(config.decode_limits());
         let allowed = AllowedOps::from_names(config.allowed_ops.iter().map(String::as_str))
             .map_err(anyhow::Error::msg)?;
+        let models = config.models.load()?;
         let presets = Presets::load(config.presets_file.as_deref(), &rules)?;
+        for (name, chain) in presets.iter() {
+            if let Chain::Steps(steps) = chain {
+                models.check(steps, &format!("/{name}")).map_err(|e| {
+                    anyhow::anyhow!(
+                        "preset `{name}` names a model MODELS_FILE does not declare: {}",
+                        e.summary()
+                    )
+                })?;
+            }
+        }
         Ok(Self {
             rules,
             allowed,
             presets,
+            models,
             default_delay_ms: config.processing_delay_ms,
         })
     }
@@ -134,6 +150,7 @@ impl ChainRequest {
             (Some(bytes), None) => {
                 let steps = steps::parse_steps(&bytes).map_err(ChainError::invalid_all)?;
                 settings.allowed.check(&steps, STEPS_POINTER)?;
+                settings.models.check(&steps, STEPS_POINTER)?;
                 settings.rules.check(&steps, size, STEPS_POINTER)?;
                 Ok(ChosenChain {
                     steps: Some(canonical_value(&steps)),
@@ -313,6 +330,51 @@ mod tests {
         assert!(err.to_string().contains("spin"), "{err}");
         let err = settings(&["--presets-file", "/nonexistent/presets.json"]).unwrap_err();
         assert!(err.to_string().contains("PRESETS_FILE"), "{err}");
+    }
+
+    #[test]
+    fn an_infer_step_must_name_a_declared_model() {
+        let dir = std::env::temp_dir().join(format!("ingest-models-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let models = dir.join("models.toml");
+        std::fs::write(
+            &models,
+            format!(
+                "[models.m]\nruntime = \"onnx\"\npath = \"m.onnx\"\nsha256 = \"{}\"\n\
+                 [models.m.input]\ntensor = \"x\"\nwidth = 8\nheight = 8\n\
+                 [models.m.report]\nkind = \"raw\"\n",
+                "0".repeat(64)
+            ),
+        )
+        .unwrap();
+        let models = models.to_string_lossy().into_owned();
+        let declared = settings(&["--models-file", &models]).unwrap();
+        request(Some(r#"[{"op":"infer","model":"m"}]"#), None)
+            .choose(&declared, (10, 10))
+            .unwrap();
+        assert_eq!(
+            refused(
+                request(
+                    Some(r#"[{"op":"grayscale"},{"op":"infer","model":"n"}]"#),
+                    None
+                )
+                .choose(&declared, (10, 10))
+            ),
+            ("unknown_model", vec!["/steps/1/model".to_owned()])
+        );
+        // Presets are checked against the models at start.
+        let presets = dir.join("presets.json");
+        std::fs::write(&presets, r#"{"tagged": [{"op":"infer","model":"n"}]}"#).unwrap();
+        let presets = presets.to_string_lossy().into_owned();
+        let err = settings(&["--models-file", &models, "--presets-file", &presets]).unwrap_err();
+        assert!(
+            err.to_string().contains("preset `tagged`")
+                && err.to_string().contains("/tagged/0/model"),
+            "{err}"
+        );
+        let err = settings(&["--models-file", "/nonexistent/models.toml"]).unwrap_err();
+        assert!(err.to_string().contains("MODELS_FILE"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -3,8 +3,8 @@ use std::{path::PathBuf, time::Duration};
 use clap::Parser;
 use imagepipe_shared::{
     config::{
-        AmqpConfig, ChainConfig, DatabaseConfig, ImageLimitsConfig, StorageConfig, TelemetryConfig,
-        WebhookPolicyConfig,
+        AmqpConfig, ChainConfig, DatabaseConfig, ImageLimitsConfig, ModelsFileConfig,
+        StorageConfig, TelemetryConfig, WebhookPolicyConfig,
     },
     image_rules::DecodeLimits,
 };
@@ -48,9 +48,13 @@ pub struct IngestConfig {
         long,
         env = "ALLOWED_OPS",
         value_delimiter = ',',
-        default_value = "resize,crop,rotate,flip,grayscale,blur,sharpen,delay,encode"
+        default_value = "resize,crop,rotate,flip,grayscale,blur,sharpen,delay,encode,detect_faces,blur_faces,infer"
     )]
     pub allowed_ops: Vec<String>,
+
+    /// `MODELS_FILE`: the models `infer` steps may name (the processor reads the same file).
+    #[command(flatten)]
+    pub models: ModelsFileConfig,
 
     /// A JSON file of presets, `{"name": [steps...]}`, added to the built-in ones (or put in
     /// their place, by name). Checked whole at start: a bad file stops ingest.

@@ -51,8 +51,8 @@ pub enum ApiError {
     IdempotencyKeyInUse,
     #[error("{0}")]
     CallbackRejected(String),
-    /// The chain of steps is refused (`invalid_steps`, `output_too_large`, `unknown_preset`),
-    /// each problem at its place in the request.
+    /// The chain of steps is refused (`invalid_steps`, `output_too_large`, `unknown_preset`,
+    /// `unknown_model`), each problem at its place in the request.
     #[error("the chain of steps is refused: {}", .0.summary())]
     Chain(ChainError),
     #[error("the cursor is not one this API returned")]
@@ -251,6 +251,7 @@ impl ApiError {
             ErrorCode::InvalidSteps,
             ErrorCode::OutputTooLarge,
             ErrorCode::UnknownPreset,
+            ErrorCode::UnknownModel,
         ]
         .into_iter()
         .map(|code| {

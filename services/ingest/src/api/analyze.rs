@@ -77,8 +77,9 @@ endpoint_response! {
         /// (`invalid_steps`: not a JSON array, over 16 KiB, an unknown op or parameter, a value
         /// out of range, too many steps, `encode` not last, a crop outside the image, an op
         /// this server does not allow, both `steps` and `preset`), would make an image over the
-        /// pixel limits (`output_too_large`), or names a preset this server does not have
-        /// (`unknown_preset`), with each problem's JSON pointer in `errors`; the
+        /// pixel limits (`output_too_large`), names a preset this server does not have
+        /// (`unknown_preset`) or a model it does not declare (`unknown_model`), with each
+        /// problem's JSON pointer in `errors`; the
         /// `Idempotency-Key` was used before with a different file or chain
         /// (`idempotency_key_reused`); or the `callback_url` is not allowed
         /// (`callback_not_allowed`).
