@@ -4,6 +4,7 @@
 use imagepipe_shared::{
     image_rules::inspect,
     messages::TaskFailure,
+    models::DeclaredModels,
     steps::{self, ChainError, ChainRules, Step},
 };
 
@@ -15,11 +16,13 @@ const ROOT: &str = "/steps";
 /// The job's steps (`None`: the default chain, with `default_delay_ms`), parsed and checked:
 /// each step's rules first, then the sizes the chain makes from the original's header. A
 /// chain that breaks a rule breaks it on every attempt, so it fails the task at once, without
-/// retries, as `invalid_steps` or `output_too_large`.
+/// retries, as `invalid_steps` or `output_too_large`; an `infer` step naming a model this
+/// processor does not declare, as `unknown_model`.
 pub(crate) fn checked_steps(
     job_steps: Option<&serde_json::Value>,
     original: &[u8],
     rules: &ChainRules,
+    models: &DeclaredModels,
     default_delay_ms: u64,
 ) -> Result<Vec<Step>, JobError> {
     let steps = match job_steps {
@@ -29,6 +32,7 @@ pub(crate) fn checked_steps(
             .map_err(refused)?,
     };
     rules.check_steps(&steps, ROOT).map_err(refused)?;
+    models.check(&steps, ROOT).map_err(refused)?;
     let header = inspect(original, rules.limits).map_err(KernelError::from)?;
     rules
         .check_sizes(&steps, header.oriented_size(), ROOT)
@@ -73,7 +77,13 @@ mod tests {
     }
 
     fn refusal(steps: serde_json::Value) -> TaskFailure {
-        match checked_steps(Some(&steps), &png(40, 30), &rules(), 5000) {
+        match checked_steps(
+            Some(&steps),
+            &png(40, 30),
+            &rules(),
+            &DeclaredModels::default(),
+            5000,
+        ) {
             Err(JobError::Permanent(failure)) => failure,
             other => panic!("{steps}: expected a permanent failure, got {other:?}"),
         }
@@ -81,7 +91,14 @@ mod tests {
 
     #[test]
     fn no_steps_is_the_default_chain_with_the_configured_delay() {
-        let steps = checked_steps(None, &png(40, 30), &rules(), 1234).unwrap();
+        let steps = checked_steps(
+            None,
+            &png(40, 30),
+            &rules(),
+            &DeclaredModels::default(),
+            1234,
+        )
+        .unwrap();
         assert_eq!(steps, steps::default_chain(1234));
     }
 
@@ -110,6 +127,17 @@ mod tests {
                 failure.message
             );
         }
+    }
+
+    #[test]
+    fn a_model_not_declared_here_fails_at_once_as_unknown_model() {
+        let failure = refusal(json!([{"op": "grayscale"}, {"op": "infer", "model": "mystery"}]));
+        assert_eq!(failure.code, ErrorCode::UnknownModel);
+        assert!(
+            failure.message.starts_with("/steps/1/model"),
+            "{}",
+            failure.message
+        );
     }
 
     #[test]

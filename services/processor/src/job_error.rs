@@ -46,6 +46,7 @@ impl From<KernelError> for JobError {
             KernelError::Process(_) | KernelError::Encode(_) => {
                 (ErrorCode::ProcessingFailed, err.to_string())
             }
+            KernelError::Inference(message) => (ErrorCode::InferenceFailed, message.clone()),
         };
         JobError::Permanent(TaskFailure { code, message })
     }
