@@ -3,6 +3,7 @@
 //! `object_store`, image acceptance rules, object keys, and telemetry.
 
 pub mod amqp;
+pub mod analysis;
 pub mod config;
 pub mod db;
 pub mod health;
@@ -10,6 +11,7 @@ pub mod image_rules;
 pub mod keys;
 pub mod messages;
 pub mod metrics;
+pub mod models;
 pub mod periodic;
 pub mod retry;
 pub mod shutdown;

@@ -139,6 +139,12 @@ pub enum ErrorCode {
     /// What the chain's model steps found is larger, as JSON, than `MAX_ANALYSIS_BYTES`; the
     /// same image would find the same again, so retrying cannot help, and no result is kept.
     AnalysisTooLarge,
+    /// The chain's `infer` step names a model this server does not declare (`MODELS_FILE`).
+    UnknownModel,
+    /// A model ran but its outputs cannot be reported as declared (a tensor larger than its
+    /// `max_values`, not as many values as labels, a non-finite value): the same image would
+    /// fail the same way again.
+    InferenceFailed,
 }
 
 impl ErrorCode {
@@ -163,6 +169,8 @@ impl ErrorCode {
             Self::OutputTooLarge => "output_too_large",
             Self::UnknownPreset => "unknown_preset",
             Self::AnalysisTooLarge => "analysis_too_large",
+            Self::UnknownModel => "unknown_model",
+            Self::InferenceFailed => "inference_failed",
         }
     }
 }
@@ -417,6 +425,8 @@ mod tests {
             ErrorCode::OutputTooLarge,
             ErrorCode::UnknownPreset,
             ErrorCode::AnalysisTooLarge,
+            ErrorCode::UnknownModel,
+            ErrorCode::InferenceFailed,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -7,10 +7,11 @@ use std::collections::BTreeSet;
 use super::{
     ChainError, StepProblem,
     bounds::{
-        MAX_BLUR_SIGMA, MAX_QUALITY, MAX_SHARPEN_AMOUNT, MAX_SHARPEN_SIGMA, MIN_QUALITY, MIN_SIGMA,
+        MAX_BLUR_SIGMA, MAX_FACE_PADDING, MAX_QUALITY, MAX_SHARPEN_AMOUNT, MAX_SHARPEN_SIGMA,
+        MIN_QUALITY, MIN_SIGMA,
     },
     geometry::output_size,
-    types::{Fit, Op, OutputFormat, Step},
+    types::{BlurFaces, DetectFaces, Fit, Op, OutputFormat, Step},
 };
 use crate::image_rules::DecodeLimits;
 
@@ -216,7 +217,22 @@ impl ChainRules {
                     _ => {}
                 }
             }
-            Step::Flip(_) | Step::Grayscale(_) => {}
+            Step::DetectFaces(DetectFaces { min_score })
+            | Step::BlurFaces(BlurFaces { min_score, .. }) => {
+                if !in_range(*min_score, 0.0, 1.0) {
+                    problem("min_score", "min_score must be from 0 to 1".into());
+                }
+                if let Step::BlurFaces(blur) = step
+                    && !in_range(blur.padding, 0.0, MAX_FACE_PADDING)
+                {
+                    problem(
+                        "padding",
+                        format!("padding must be from 0 to {MAX_FACE_PADDING}"),
+                    );
+                }
+            }
+            // Whether its model is declared is the models file's to say (`unknown_model`).
+            Step::Flip(_) | Step::Grayscale(_) | Step::Infer(_) => {}
         }
     }
 

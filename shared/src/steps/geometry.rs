@@ -126,7 +126,10 @@ pub fn output_size(step: &Step, (width, height): (u32, u32)) -> (u32, u32) {
         | Step::Blur(_)
         | Step::Sharpen(_)
         | Step::Delay(_)
-        | Step::Encode(_) => (width, height),
+        | Step::Encode(_)
+        | Step::DetectFaces(_)
+        | Step::BlurFaces(_)
+        | Step::Infer(_) => (width, height),
     }
 }
 

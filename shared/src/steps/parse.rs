@@ -6,7 +6,10 @@ use serde_json::Value;
 
 use super::{
     StepProblem,
-    types::{Blur, Crop, Delay, Encode, Flip, Grayscale, Op, Resize, Rotate, Sharpen, Step},
+    types::{
+        Blur, BlurFaces, Crop, Delay, DetectFaces, Encode, Flip, Grayscale, Infer, Op, Resize,
+        Rotate, Sharpen, Step,
+    },
 };
 
 /// Where a chain sits in a request: the root of every pointer.
@@ -79,6 +82,9 @@ fn parse_step(item: &Value, pointer: &str) -> Result<Step, StepProblem> {
         Op::Sharpen => Step::Sharpen(params_of::<Sharpen>(params, pointer)?),
         Op::Delay => Step::Delay(params_of::<Delay>(params, pointer)?),
         Op::Encode => Step::Encode(params_of::<Encode>(params, pointer)?),
+        Op::DetectFaces => Step::DetectFaces(params_of::<DetectFaces>(params, pointer)?),
+        Op::BlurFaces => Step::BlurFaces(params_of::<BlurFaces>(params, pointer)?),
+        Op::Infer => Step::Infer(params_of::<Infer>(params, pointer)?),
     };
     Ok(step)
 }
