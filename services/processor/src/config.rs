@@ -2,12 +2,12 @@ use clap::Parser;
 use imagepipe_shared::{
     analysis::DEFAULT_MAX_ANALYSIS_BYTES,
     config::{
-        AmqpConfig, ChainConfig, HealthConfig, ImageLimitsConfig, ShutdownConfig, StorageConfig,
-        TelemetryConfig,
+        AmqpConfig, ChainConfig, HealthConfig, ImageLimitsConfig, ModelsFileConfig, ShutdownConfig,
+        StorageConfig, TelemetryConfig,
     },
 };
 
-use crate::test_hooks::TestHooks;
+use crate::{models::ModelsConfig, test_hooks::TestHooks};
 
 /// imagepipe processor: consumes jobs, runs each one's chain of steps on its image, reports
 /// status events.
@@ -49,6 +49,14 @@ pub struct ProcessorConfig {
     /// `MAX_STEPS`, `MAX_DELAY_MS`: the chain rules, as ingest's.
     #[command(flatten)]
     pub chain: ChainConfig,
+
+    /// `FACE_MODEL_PATH`, `ONNXRUNTIME_LIBRARY`: the model files, loaded at start.
+    #[command(flatten)]
+    pub models: ModelsConfig,
+
+    /// `MODELS_FILE`: the operator's models, loaded at start (ingest reads the same file).
+    #[command(flatten)]
+    pub declared: ModelsFileConfig,
 
     /// Empty unless built with the `test-hooks` feature.
     #[command(flatten)]

@@ -10,6 +10,7 @@ mod job_chain;
 mod job_error;
 pub mod kernel;
 mod metrics;
+pub mod models;
 pub mod test_hooks;
 mod worker;
 
@@ -30,6 +31,20 @@ use worker::Worker;
 /// consume jobs, reconnecting to the broker whenever needed.
 pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     config.validate()?;
+    // Before anything connects: a model that is missing or not the pinned one stops the start
+    // with a message naming the file, never a job halfway.
+    let models_config = config.models.clone();
+    let declared = config.declared.load()?;
+    let models =
+        tokio::task::spawn_blocking(move || models::Models::load_with(&models_config, declared))
+            .await
+            .context("loading the models crashed")?
+            .context("cannot load the models")?;
+    tracing::info!(
+        face_model = %config.models.face_model_path.display(),
+        declared = models.declared.iter().count(),
+        "models loaded"
+    );
     let Some(storage) = Storage::connect_with_retry(&config.storage, &shutdown)
         .await
         .context("cannot use the object store")?
@@ -99,6 +114,7 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
         topology.clone(),
         cancellations,
         metrics,
+        Arc::new(models),
     ));
     let spec = amqp::ConsumerSpec {
         url: &config.amqp.amqp_url,

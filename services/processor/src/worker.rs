@@ -30,10 +30,12 @@ use tracing::Instrument;
 
 use crate::{
     cancellations::Cancellations, config::ProcessorConfig, job_analysis, job_chain,
-    job_error::JobError, kernel, metrics::ProcessorMetrics, test_hooks::TestHooks,
+    job_error::JobError, kernel, metrics::ProcessorMetrics, models::Models, test_hooks::TestHooks,
 };
 
 pub(crate) struct Worker {
+    /// Loaded once at start, shared by every job.
+    models: Arc<Models>,
     storage: Storage,
     publisher: Publisher,
     topology: Topology,
@@ -59,8 +61,10 @@ impl Worker {
         topology: Topology,
         cancellations: Arc<Cancellations>,
         metrics: ProcessorMetrics,
+        models: Arc<Models>,
     ) -> Self {
         Self {
+            models,
             storage,
             publisher: Publisher::new(
                 config.amqp.amqp_url.clone(),
@@ -194,6 +198,7 @@ impl Worker {
                 job.steps.as_ref(),
                 &original,
                 &self.rules,
+                &self.models.declared,
                 self.default_delay_ms,
             )?;
             let delay = total_delay(&steps);
@@ -253,15 +258,25 @@ impl Worker {
         })?;
         self.metrics.stage("slot_wait", waiting);
         let limits = self.limits;
+        let models = self.models.clone();
         let pixel_work = Instant::now();
-        let processed = tokio::task::spawn_blocking(move || kernel::run(&original, &steps, limits))
-            .await
-            .map_err(|e| {
-                JobError::Permanent(TaskFailure {
-                    code: ErrorCode::ProcessingFailed,
-                    message: format!("image processing crashed: {e}"),
-                })
-            })??;
+        let processed = tokio::task::spawn_blocking(move || {
+            kernel::run_models(
+                &original,
+                &steps,
+                limits,
+                kernel::Settings::default(),
+                Some(&models.faces),
+                Some(&models.infer),
+            )
+        })
+        .await
+        .map_err(|e| {
+            JobError::Permanent(TaskFailure {
+                code: ErrorCode::ProcessingFailed,
+                message: format!("image processing crashed: {e}"),
+            })
+        })??;
         self.metrics
             .processing_seconds
             .observe(pixel_work.elapsed().as_secs_f64());

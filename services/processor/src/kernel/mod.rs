@@ -10,7 +10,8 @@
 //!   (untrusted bytes parsed by safe Rust; its `unsafe` is confined to SIMD kernels), its luma
 //!   plane alone when the result is grey; the shrink-on-load path through libjpeg-turbo
 //!   ([`decode::jpeg_scaled`], reasons there). Other formats through `image`.
-//! - [`ops`]: one module per step (resize, crop, rotate, flip, grayscale, blur, sharpen).
+//! - [`ops`]: one module per step (resize, crop, rotate, flip, grayscale, blur, sharpen, and
+//!   hiding faces; finding them is the face detector's, in `crate::models`).
 //! - [`encode`]: one module per output format (JPEG, PNG, WebP, AVIF).
 //!
 //! Memory: every image a chain makes is within the decoder limits; [`run`] checks the sizes
@@ -29,11 +30,14 @@ pub mod plan;
 mod test_images;
 
 use imagepipe_shared::{
+    analysis::{Analysis, AnalysisEntry},
     image_rules::{DecodeLimits, Rejection, inspect},
     steps::{ChainError, ChainRules, Step},
 };
 
 pub use decode::{Decoded, decode_luma};
+
+use crate::models::{FaceDetector, InferModels, blazeface};
 pub use encode::encode;
 pub use luma::Luma;
 pub use pixels::{Layout, Pixels, PixelsRef};
@@ -58,6 +62,10 @@ pub enum KernelError {
     Process(String),
     #[error("result cannot be encoded: {0}")]
     Encode(String),
+    /// A declared model ran, but its outputs cannot be reported as declared
+    /// (`inference_failed`).
+    #[error("inference failed: {0}")]
+    Inference(String),
 }
 
 /// A processed image, ready to store.
@@ -68,6 +76,8 @@ pub struct Processed {
     pub content_type: &'static str,
     pub width: u32,
     pub height: u32,
+    /// What the chain's model steps found, one entry per model step; empty without any.
+    pub analysis: Analysis,
 }
 
 /// Encoder settings. The product uses [`Settings::default`]; the benchmark sets the JPEG
@@ -102,21 +112,35 @@ pub fn grayscale_with(
 
 /// Run a chain of steps on one image: decode (as the [`Plan`] says), orient, apply each step,
 /// encode (the chain's `encode`, or JPEG for a JPEG and PNG for everything else). `delay`
-/// steps are not the kernel's: the caller waits them.
+/// steps are not the kernel's: the caller waits them. A chain with a face step needs
+/// [`run_with`] and the face detector.
 ///
 /// The chain is checked first against the image's header (each step's parameters, every
 /// crop inside its image, every image within `limits`), so no step can allocate past the
 /// decoder's limits whatever the caller checked before.
 pub fn run(bytes: &[u8], steps: &[Step], limits: DecodeLimits) -> Result<Processed, KernelError> {
-    run_with(bytes, steps, limits, Settings::default())
+    run_with(bytes, steps, limits, Settings::default(), None)
 }
 
-/// [`run`] with chosen encoder settings.
+/// [`run`] with chosen encoder settings and the face detector for the face steps.
 pub fn run_with(
     bytes: &[u8],
     steps: &[Step],
     limits: DecodeLimits,
     settings: Settings,
+    faces: Option<&FaceDetector>,
+) -> Result<Processed, KernelError> {
+    run_models(bytes, steps, limits, settings, faces, None)
+}
+
+/// [`run_with`], with the declared models for `infer` steps too.
+pub fn run_models(
+    bytes: &[u8],
+    steps: &[Step],
+    limits: DecodeLimits,
+    settings: Settings,
+    faces: Option<&FaceDetector>,
+    infer: Option<&InferModels>,
 ) -> Result<Processed, KernelError> {
     let header = inspect(bytes, limits)?;
     // Only the sizes and parameters: how many steps and how long a delay are the service's.
@@ -135,9 +159,41 @@ pub fn run_with(
     let mut source = (factor > 1
         && pixels.dimensions() == (up_w.div_ceil(factor), up_h.div_ceil(factor)))
         .then(|| decode::covered_box((header.width, header.height), header.orientation, factor));
+    let mut analysis = Vec::new();
     for op in &plan.ops {
         pixels = match op {
             PlannedOp::Resize(resize) => ops::resize(&pixels, resize, source.take())?,
+            PlannedOp::Faces {
+                step,
+                min_score,
+                hiding,
+            } => {
+                let detector = faces.ok_or_else(|| {
+                    KernelError::Process("a face step needs the face detector".into())
+                })?;
+                let found = detector.detect(pixels.as_ref(), *min_score)?;
+                let pixels = match hiding {
+                    Some((how, padding)) => ops::hide_faces(pixels, &found, *how, *padding)?,
+                    None => pixels,
+                };
+                analysis.push(AnalysisEntry {
+                    step: *step as u32,
+                    op: steps[*step].op().as_str().to_owned(),
+                    model: blazeface::MODEL_NAME.to_owned(),
+                    faces: Some(found),
+                    outputs: None,
+                    classes: None,
+                });
+                pixels
+            }
+            PlannedOp::Infer { step, model } => {
+                let model = infer.and_then(|models| models.get(model)).ok_or_else(|| {
+                    KernelError::Process(format!("model `{model}` is not loaded"))
+                })?;
+                // What the model sees is reported; the pixels go on unchanged.
+                analysis.push(model.run(pixels.as_ref(), *step)?);
+                pixels
+            }
             other => apply(pixels, other)?,
         };
     }
@@ -147,12 +203,14 @@ pub fn run_with(
             pixels.width, pixels.height, plan.output.0, plan.output.1
         )));
     }
-    encode::encode_result(
+    let mut processed = encode::encode_result(
         pixels.as_ref(),
         header.format,
         plan.encode.as_ref(),
         settings,
-    )
+    )?;
+    processed.analysis = analysis;
+    Ok(processed)
 }
 
 fn apply(pixels: Pixels, op: &PlannedOp) -> Result<Pixels, KernelError> {
@@ -164,6 +222,11 @@ fn apply(pixels: Pixels, op: &PlannedOp) -> Result<Pixels, KernelError> {
         PlannedOp::Grayscale => ops::grayscale(pixels),
         PlannedOp::Blur(sigma) => ops::blur(&pixels, *sigma)?,
         PlannedOp::Sharpen { sigma, amount } => ops::sharpen(&pixels, *sigma, *amount)?,
+        PlannedOp::Faces { .. } | PlannedOp::Infer { .. } => {
+            return Err(KernelError::Process(
+                "a model step is run with its model".into(),
+            ));
+        }
     })
 }
 

@@ -7,7 +7,9 @@
 //!   other op either moves pixels without changing them (crop, rotate, flip) or is a linear
 //!   filter applied to each channel alike (resize, blur, sharpen before its clamp), and a
 //!   weighted sum of filtered channels is the filter of the weighted sum. The results differ
-//!   only by rounding (and by sharpen's clamping of a channel that overshoots).
+//!   only by rounding (and by sharpen's clamping of a channel that overshoots). The face steps
+//!   are the exception: the detector is trained on colour, so a face step before the
+//!   grayscale step keeps the decode in colour.
 //! - **Shrink on load** when the chain's first pixel op is a `resize` that makes a JPEG at
 //!   least 2× smaller: it is decoded reduced by DCT scaling (1/2, 1/4, 1/8), the largest
 //!   reduction whose size is still at least the resize's scaled size; the resize then goes
@@ -20,7 +22,7 @@
 use image::ImageFormat;
 use imagepipe_shared::{
     image_rules::Header,
-    steps::{Axis, Encode, Rect, ResizePlan, Step, output_size, plan_resize},
+    steps::{Axis, Encode, FaceHiding, Rect, ResizePlan, Step, output_size, plan_resize},
 };
 
 use super::decode::shrink_factor;
@@ -34,7 +36,22 @@ pub enum PlannedOp {
     Flip(Axis),
     Grayscale,
     Blur(f32),
-    Sharpen { sigma: f32, amount: f32 },
+    Sharpen {
+        sigma: f32,
+        amount: f32,
+    },
+    /// A face step: find faces (the chain's step `step`), and hide them unless `hiding` is
+    /// `None`.
+    Faces {
+        step: usize,
+        min_score: f32,
+        hiding: Option<(FaceHiding, f32)>,
+    },
+    /// An `infer` step (the chain's step `step`): run a declared model, pixels unchanged.
+    Infer {
+        step: usize,
+        model: String,
+    },
 }
 
 /// How to decode, what to do, how to encode.
@@ -60,7 +77,7 @@ impl Plan {
         let mut size = header.oriented_size();
         let mut ops = Vec::with_capacity(steps.len());
         let mut encode = None;
-        for step in steps {
+        for (index, step) in steps.iter().enumerate() {
             let op = match step {
                 Step::Resize(resize) => {
                     Some(PlannedOp::Resize(plan_resize(size.0, size.1, resize)))
@@ -79,6 +96,20 @@ impl Plan {
                     sigma: sharpen.sigma,
                     amount: sharpen.amount,
                 }),
+                Step::DetectFaces(detect) => Some(PlannedOp::Faces {
+                    step: index,
+                    min_score: detect.min_score,
+                    hiding: None,
+                }),
+                Step::BlurFaces(blur) => Some(PlannedOp::Faces {
+                    step: index,
+                    min_score: blur.min_score,
+                    hiding: Some((blur.mode, blur.padding)),
+                }),
+                Step::Infer(infer) => Some(PlannedOp::Infer {
+                    step: index,
+                    model: infer.model.clone(),
+                }),
                 // Waited by the worker, after the pixel work, holding no kernel slot.
                 Step::Delay(_) => None,
                 Step::Encode(chosen) => {
@@ -89,7 +120,14 @@ impl Plan {
             ops.extend(op);
             size = output_size(step, size);
         }
-        let luma = ops.contains(&PlannedOp::Grayscale);
+        // Models want colour: a face or infer step before the grayscale one keeps the decode
+        // in colour (after it, the model sees grey whatever the decode).
+        let luma = ops.iter().find(|op| {
+            matches!(
+                op,
+                PlannedOp::Grayscale | PlannedOp::Faces { .. } | PlannedOp::Infer { .. }
+            )
+        }) == Some(&PlannedOp::Grayscale);
         let (shrink_to, shrink_factor) = match shrink_target(header, &ops) {
             Some((target, factor)) => (Some(target), factor),
             None => (None, 1),

@@ -66,6 +66,7 @@ pub fn encode_result(
         content_type: format.content_type(),
         width: pixels.width,
         height: pixels.height,
+        analysis: Vec::new(),
     })
 }
 
