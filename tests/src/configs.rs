@@ -85,6 +85,7 @@ impl ServiceConfigs {
             ingest.allowed_ops = options.allowed_ops.clone();
         }
         ingest.presets_file = options.presets_file.clone();
+        ingest.models.models_file = options.models_file.clone();
         ingest.webhooks = webhooks.clone();
         ingest.database = database.clone();
         ingest.amqp = amqp.clone();
@@ -100,6 +101,8 @@ impl ServiceConfigs {
         processor.shutdown = shutdown.clone();
         processor.health = health(wiring.processor_health_port);
         processor.telemetry = telemetry.clone();
+        processor.models = crate::models_config();
+        processor.declared.models_file = options.models_file.clone();
 
         result_writer.reaper_interval_secs = 1;
         result_writer.task_timeout_secs = options.task_timeout_secs;
@@ -147,7 +150,15 @@ pub(crate) fn processor_flags(config: &ProcessorConfig) -> Vec<String> {
         .set("--processing-delay-ms", config.processing_delay_ms)
         .set("--processor-concurrency", config.processor_concurrency)
         .set("--max-attempts", config.max_attempts)
-        .set("--max-analysis-bytes", config.max_analysis_bytes);
+        .set("--max-analysis-bytes", config.max_analysis_bytes)
+        .set("--face-model-path", config.models.face_model_path.display())
+        .set(
+            "--onnxruntime-library",
+            config.models.onnxruntime_library.display(),
+        );
+    if let Some(file) = &config.declared.models_file {
+        flags.set("--models-file", file.display());
+    }
     flags
         .amqp(&config.amqp)
         .storage(&config.storage)
@@ -286,6 +297,7 @@ mod tests {
             webhook_retry_min_ms: 8,
             retention_secs: 9,
             max_analysis_bytes: 10,
+            models_file: Some("/models/models.toml".into()),
             ..Options::default()
         };
         for options in [Options::default(), changed] {

@@ -17,6 +17,7 @@
 mod accounting;
 mod cleanup;
 mod configs;
+mod models;
 mod options;
 mod ports;
 mod probes;
@@ -27,6 +28,7 @@ mod system;
 mod testdata;
 mod webhook_receiver;
 
+pub use models::models_config;
 pub use options::Options;
 pub use ports::claim_port;
 pub use probes::task_id_of;

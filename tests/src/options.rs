@@ -38,6 +38,8 @@ pub struct Options {
     pub presets_file: Option<std::path::PathBuf>,
     /// `MAX_ANALYSIS_BYTES` of the processor.
     pub max_analysis_bytes: usize,
+    /// `MODELS_FILE` of ingest and the processor.
+    pub models_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -64,6 +66,7 @@ impl Default for Options {
             allowed_ops: Vec::new(),
             presets_file: None,
             max_analysis_bytes: imagepipe_shared::analysis::DEFAULT_MAX_ANALYSIS_BYTES,
+            models_file: None,
         }
     }
 }

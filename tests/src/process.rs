@@ -37,6 +37,32 @@ impl ServiceProcess {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// Run `binary` with flags and only the environment `env` until it exits by itself
+    /// (within `deadline`, or the test fails): its exit code and what it wrote to stderr. For
+    /// the settings a service must refuse at start.
+    pub async fn run_to_exit(
+        name: &str,
+        args: &[String],
+        env: &[(&str, String)],
+        deadline: Duration,
+    ) -> (Option<i32>, String) {
+        let mut command = Command::new(binary(name));
+        command
+            .args(args)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let output = tokio::time::timeout(deadline, command.output())
+            .await
+            .unwrap_or_else(|_| panic!("{name} did not exit within {deadline:?}"))
+            .expect("the binary runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
     /// Start `binary` (e.g. `imagepipe-processor`) with flags and only the environment
     /// `env`: the flags carry all its settings (`TestSystem::processor_args`), and a variable
     /// set where the tests run (`DATABASE_URL`...) must not change them.

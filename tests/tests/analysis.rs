@@ -22,10 +22,10 @@ use crate::webhooks::{logo, options, verify, with_callback};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// What a chain of `detect_faces` then `blur_faces` might report, with numbers a float
-/// widened on its way would show (0.92 is no f32 exactly).
+/// What a chain of `detect_faces` then `blur_faces` might report, with numbers that show
+/// whether any side widens or rounds them on the way (0.92 is no binary fraction exactly).
 fn two_steps() -> Analysis {
-    let face = |x: f32, score: f32| Face {
+    let face = |x: f64, score: f64| Face {
         bounds: FaceBox {
             x,
             y: 81.3,

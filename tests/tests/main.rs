@@ -21,6 +21,7 @@ mod api;
 mod browser;
 mod cancellation;
 mod concurrency;
+mod models;
 mod observability;
 mod openapi;
 mod pipeline;

@@ -12,10 +12,10 @@ use imagepipe_tests::TestSystem;
 use reqwest::multipart::Form;
 use serde_json::Value;
 
-const DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 
 /// An upload form: `file` (a test photograph) and text fields such as `steps` and `preset`.
-fn form(file: &str, fields: &[(&str, &str)]) -> Form {
+pub(crate) fn form(file: &str, fields: &[(&str, &str)]) -> Form {
     let mut form = TestSystem::file_form(file, imagepipe_tests::good_image(file));
     for (name, value) in fields {
         form = form.text(name.to_string(), value.to_string());
@@ -49,14 +49,18 @@ fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
 }
 
 /// Upload a form; its status and JSON body.
-async fn send(system: &TestSystem, form: Form, headers: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn send(
+    system: &TestSystem,
+    form: Form,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
     let response = system.upload_form(form, headers).await;
     let status = response.status().as_u16();
     (status, response.json().await.expect("a JSON body"))
 }
 
 /// Upload a form that must be accepted; its task id.
-async fn accepted(system: &TestSystem, form: Form) -> uuid::Uuid {
+pub(crate) async fn accepted(system: &TestSystem, form: Form) -> uuid::Uuid {
     let (status, body) = send(system, form, &[]).await;
     assert_eq!(status, 202, "{body}");
     imagepipe_tests::task_id_of(&body)

@@ -22,7 +22,7 @@ use imagepipe_shared::{
 use serde_json::{Value, json};
 
 /// The workspace's root.
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
@@ -104,7 +104,7 @@ pub(crate) fn run_to_png(dir: &Path, name: &str, input: &Path, chain: &[Step]) -
 }
 
 /// The Python that has the references' packages.
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let path = std::env::var_os("IMAGEPIPE_TEST_PYTHON").map_or_else(
         || root().join(".local/venv-openapi/bin/python"),
         PathBuf::from,

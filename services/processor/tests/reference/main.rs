@@ -10,6 +10,7 @@
 
 mod decode;
 mod exact;
+mod faces;
 mod filters;
 mod formats;
 mod harness;
