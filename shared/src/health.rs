@@ -1,9 +1,12 @@
 //! Liveness and readiness over HTTP for the services without an API of their own (processor,
 //! result-writer). Live while the process serves, so an orchestrator restarts only a process
 //! that stopped answering; ready while every dependency it needs for its job answers, so
-//! traffic and scaling decisions see a worker that cannot work as not there.
+//! traffic and scaling decisions see a worker that cannot work as not there. A dependency only
+//! some jobs need (a model server) is [`Check::optional`]: shown `degraded` when down, without
+//! making the service unready, since it still does every other job.
 
 use std::{
+    borrow::Cow,
     future::Future,
     pin::Pin,
     sync::{
@@ -30,7 +33,9 @@ type CheckFn = dyn Fn() -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + S
 /// One dependency and how to tell whether it answers.
 #[derive(Clone)]
 pub struct Check {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
+    /// Needed by every job: down means not ready.
+    required: bool,
     check: Arc<CheckFn>,
 }
 
@@ -41,7 +46,21 @@ impl Check {
         Fut: Future<Output = bool> + Send + 'static,
     {
         Self {
-            name,
+            name: Cow::Borrowed(name),
+            required: true,
+            check: Arc::new(move || Box::pin(check())),
+        }
+    }
+
+    /// A dependency only some jobs need: `degraded` when down, and the service stays ready.
+    pub fn optional<F, Fut>(name: String, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        Self {
+            name: Cow::Owned(name),
+            required: false,
             check: Arc::new(move || Box::pin(check())),
         }
     }
@@ -68,8 +87,13 @@ async fn ready(checks: Data<&Vec<Check>>) -> impl IntoResponse {
         let ok = tokio::time::timeout(CHECK_TIMEOUT, (check.check)())
             .await
             .unwrap_or(false);
-        all &= ok;
-        results.insert(check.name.to_owned(), json!(if ok { "ok" } else { "down" }));
+        let word = match (ok, check.required) {
+            (true, _) => "ok",
+            (false, true) => "down",
+            (false, false) => "degraded",
+        };
+        all &= ok || !check.required;
+        results.insert(check.name.to_string(), json!(word));
     }
     let status = if all {
         StatusCode::OK

@@ -142,9 +142,13 @@ pub enum ErrorCode {
     /// The chain's `infer` step names a model this server does not declare (`MODELS_FILE`).
     UnknownModel,
     /// A model ran but its outputs cannot be reported as declared (a tensor larger than its
-    /// `max_values`, not as many values as labels, a non-finite value): the same image would
-    /// fail the same way again.
+    /// `max_values`, not as many values as labels, a non-finite value), or a model server
+    /// refused the request (a 4xx other than 408 and 429, with the server's message): the same
+    /// image would fail the same way again.
     InferenceFailed,
+    /// A model server could not be reached, timed out, was busy (408, 429) or failed (5xx),
+    /// on every attempt.
+    ModelUnavailable,
 }
 
 impl ErrorCode {
@@ -171,6 +175,7 @@ impl ErrorCode {
             Self::AnalysisTooLarge => "analysis_too_large",
             Self::UnknownModel => "unknown_model",
             Self::InferenceFailed => "inference_failed",
+            Self::ModelUnavailable => "model_unavailable",
         }
     }
 }
@@ -427,6 +432,7 @@ mod tests {
             ErrorCode::AnalysisTooLarge,
             ErrorCode::UnknownModel,
             ErrorCode::InferenceFailed,
+            ErrorCode::ModelUnavailable,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -13,11 +13,15 @@
 //! - a database write of the result-writer that failed: it holds the delivery and tries again
 //!   (requeueing would count against the queue's delivery limit and could park a good event).
 //! - the outbox relay after a failed pass ([`relay_pause`]): the jobs wait in PostgreSQL.
+//! - a model server (`runtime = "oip"`): the processor waits for its metadata in the
+//!   background, at start and after any request failed to reach it, while readiness shows it
+//!   `degraded`; its jobs take the path below meanwhile.
 //!
 //! # The path of a job that fails
 //! 1. The object store's client retries a failed request itself, quickly, twice
 //!    ([`object_store_client`]): it smooths over a dropped keep-alive connection.
-//! 2. A job whose attempt fails transiently (object store unreachable or timing out) is
+//! 2. A job whose attempt fails transiently (object store unreachable or timing out; a model
+//!    server unreachable, timing out, busy with 408 or 429, or failing with 5xx) is
 //!    published again, with `attempt + 1` in its body, to the retry exchange with the routing
 //!    key of its delay (`RETRY_DELAYS_MS`: the first retry waits the first delay, and so on;
 //!    the last repeats; `Topology::retry_delay`). Each delay is a classic queue whose messages

@@ -1,5 +1,6 @@
 //! How one attempt at a job can fail, and which failures are worth another attempt: a
-//! missing original or a refused image is permanent, an unreachable object store transient.
+//! missing original or a refused image is permanent, an unreachable object store or model
+//! server transient.
 
 use imagepipe_shared::{
     amqp::AmqpError,
@@ -7,7 +8,7 @@ use imagepipe_shared::{
     storage::StorageError,
 };
 
-use crate::kernel::KernelError;
+use crate::{kernel::KernelError, models::oip::CallError};
 
 /// How one attempt ended, when not with a result.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,26 @@ pub(crate) enum JobError {
     /// The broker failed while we reported: hand the job back, it will come again.
     #[error("broker: {0}")]
     Broker(#[from] AmqpError),
+    /// The processor must stop (a model server's model is not the declared one): hand the
+    /// job back for a processor that can do it.
+    #[error("stopping: {0}")]
+    Stop(String),
+}
+
+impl From<CallError> for JobError {
+    fn from(err: CallError) -> Self {
+        match err {
+            CallError::Unavailable(message) => JobError::Transient {
+                code: ErrorCode::ModelUnavailable,
+                message,
+            },
+            CallError::Refused(message) => JobError::Permanent(TaskFailure {
+                code: ErrorCode::InferenceFailed,
+                message,
+            }),
+            CallError::Contradicts(reason) => JobError::Stop(reason),
+        }
+    }
 }
 
 impl From<StorageError> for JobError {

@@ -5,6 +5,7 @@
 
 mod cancellations;
 pub mod config;
+mod fatal;
 mod job_analysis;
 mod job_chain;
 mod job_error;
@@ -14,7 +15,10 @@ pub mod models;
 pub mod test_hooks;
 mod worker;
 
-use std::sync::{Arc, atomic::AtomicBool};
+use std::{
+    sync::{Arc, atomic::AtomicBool},
+    time::Duration,
+};
 
 use anyhow::Context;
 use imagepipe_shared::{
@@ -25,6 +29,8 @@ use imagepipe_shared::{
 use tokio_util::sync::CancellationToken;
 
 pub use config::ProcessorConfig;
+use fatal::Fatal;
+use models::oip::CallError;
 use worker::Worker;
 
 /// Run until `shutdown` fires: connect to the object store (retrying until it answers), then
@@ -45,6 +51,20 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
         declared = models.declared.iter().count(),
         "models loaded"
     );
+    check_model_servers(&models).await?;
+    let fatal = Arc::new(Fatal::new(shutdown.clone()));
+    let watchers: Vec<_> = models
+        .infer
+        .served()
+        .map(|served| {
+            let (served, shutdown, fatal) = (served.clone(), shutdown.clone(), fatal.clone());
+            tokio::spawn(async move {
+                if let Err(reason) = served.watch(shutdown).await {
+                    fatal.stop(reason);
+                }
+            })
+        })
+        .collect();
     let Some(storage) = Storage::connect_with_retry(&config.storage, &shutdown)
         .await
         .context("cannot use the object store")?
@@ -55,13 +75,21 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
     // Ready while consuming and while the object store answers.
     let consuming = Arc::new(AtomicBool::new(false));
     let probe_storage = storage.clone();
-    let checks = vec![
+    let mut checks = vec![
         health::Check::flag("broker", consuming.clone()),
         health::Check::new("object_store", move || {
             let storage = probe_storage.clone();
             async move { storage.ping().await.is_ok() }
         }),
     ];
+    // Only the jobs naming it need a model server: `degraded`, never unready, while it is away.
+    checks.extend(models.infer.served().map(|served| {
+        let served = served.clone();
+        health::Check::optional(format!("model_server:{}", served.name()), move || {
+            let served = served.clone();
+            async move { served.probe().await }
+        })
+    }));
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = metrics::ProcessorMetrics::register(&mut registry);
     let health = tokio::spawn(health::serve(
@@ -115,6 +143,7 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
         cancellations,
         metrics,
         Arc::new(models),
+        fatal.clone(),
     ));
     let spec = amqp::ConsumerSpec {
         url: &config.amqp.amqp_url,
@@ -133,6 +162,38 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
     let _ = listener.await;
     let _ = depths.await;
     let _ = health.await;
+    for watcher in watchers {
+        let _ = watcher.await;
+    }
+    if let Some(reason) = fatal.reason() {
+        anyhow::bail!("{reason}");
+    }
     tracing::info!("processor stopped");
     Ok(())
+}
+
+/// How long the start waits for the model servers' first answers: one that is slower is
+/// waited for in the background while the processor works.
+const MODEL_SERVERS_AT_START: Duration = Duration::from_secs(10);
+
+/// Each model server's metadata, read once before any job: a model that contradicts its
+/// declaration stops the start, naming it. A server that does not answer yet does not: its
+/// watcher waits for it, and the jobs naming it retry meanwhile.
+async fn check_model_servers(models: &models::Models) -> anyhow::Result<()> {
+    let checks = models.infer.served().map(|served| async move {
+        let checked = tokio::time::timeout(MODEL_SERVERS_AT_START, served.verify()).await;
+        match checked {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(CallError::Contradicts(reason))) => Err(anyhow::anyhow!(reason)),
+            Ok(Err(err)) => {
+                tracing::warn!(model = served.name(), %err, "model server not reachable yet, waiting for it in the background");
+                Ok(())
+            }
+            Err(_) => {
+                tracing::warn!(model = served.name(), "model server did not answer within {MODEL_SERVERS_AT_START:?}, waiting for it in the background");
+                Ok(())
+            }
+        }
+    });
+    futures::future::try_join_all(checks).await.map(|_| ())
 }

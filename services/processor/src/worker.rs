@@ -29,8 +29,18 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
-    cancellations::Cancellations, config::ProcessorConfig, job_analysis, job_chain,
-    job_error::JobError, kernel, metrics::ProcessorMetrics, models::Models, test_hooks::TestHooks,
+    cancellations::Cancellations,
+    config::ProcessorConfig,
+    fatal::Fatal,
+    job_analysis, job_chain,
+    job_error::JobError,
+    kernel,
+    metrics::ProcessorMetrics,
+    models::{
+        Models,
+        declared::{InferModel, RemoteInput},
+    },
+    test_hooks::TestHooks,
 };
 
 pub(crate) struct Worker {
@@ -52,6 +62,7 @@ pub(crate) struct Worker {
     metrics: ProcessorMetrics,
     /// One permit per kernel thread (`PROCESSOR_KERNEL_THREADS`, default one per core).
     pixel_slots: tokio::sync::Semaphore,
+    fatal: Arc<Fatal>,
 }
 
 impl Worker {
@@ -62,6 +73,7 @@ impl Worker {
         cancellations: Arc<Cancellations>,
         metrics: ProcessorMetrics,
         models: Arc<Models>,
+        fatal: Arc<Fatal>,
     ) -> Self {
         Self {
             models,
@@ -81,6 +93,7 @@ impl Worker {
             cancellations,
             metrics,
             pixel_slots: tokio::sync::Semaphore::new(config.kernel_threads()),
+            fatal,
         }
     }
 
@@ -153,6 +166,10 @@ impl Worker {
                 self.retry_or_park(&job, code, message, trace).await
             }
             Err(JobError::Broker(err)) => Err(err),
+            Err(JobError::Stop(reason)) => {
+                self.fatal.stop(reason);
+                return nack(delivery, true).await;
+            }
         };
         match outcome {
             Ok(()) => ack(delivery).await,
@@ -203,12 +220,14 @@ impl Worker {
             )?;
             let delay = total_delay(&steps);
             let mut processed = self.pixels(original, steps).await?;
+            let mut analysis = std::mem::take(&mut processed.analysis);
+            for remote in std::mem::take(&mut processed.remote) {
+                analysis.push(self.served(remote).await?);
+            }
+            analysis.sort_by_key(|entry| entry.step);
             // Bounded before anything is stored (and before the delay: the task fails now).
-            let analysis = job_analysis::bounded(
-                std::mem::take(&mut processed.analysis),
-                self.max_analysis_bytes,
-            )
-            .map_err(JobError::Permanent)?;
+            let analysis = job_analysis::bounded(analysis, self.max_analysis_bytes)
+                .map_err(JobError::Permanent)?;
             // Stands in for model inference: a timer, holding no thread (nor kernel slot).
             tokio::time::sleep(delay).await;
             self.metrics.delay_seconds.observe(delay.as_secs_f64());
@@ -281,6 +300,23 @@ impl Worker {
             .processing_seconds
             .observe(pixel_work.elapsed().as_secs_f64());
         Ok(processed)
+    }
+
+    /// An `infer` step on a model server: the request awaited here, holding no kernel slot.
+    async fn served(
+        &self,
+        remote: RemoteInput,
+    ) -> Result<imagepipe_shared::analysis::AnalysisEntry, JobError> {
+        let Some(InferModel::Served(model)) = self.models.infer.get(&remote.model) else {
+            return Err(JobError::Permanent(TaskFailure {
+                code: ErrorCode::ProcessingFailed,
+                message: format!("model `{}` is not on a model server here", remote.model),
+            }));
+        };
+        let step = Instant::now();
+        let entry = model.infer(&remote.input, remote.step).await?;
+        self.metrics.stage("model_server", step);
+        Ok(entry)
     }
 
     async fn report(&self, event: StatusEvent, trace: TraceContext) -> Result<(), AmqpError> {

@@ -37,7 +37,10 @@ use imagepipe_shared::{
 
 pub use decode::{Decoded, decode_luma};
 
-use crate::models::{FaceDetector, InferModels, blazeface};
+use crate::models::{
+    FaceDetector, InferModels, blazeface,
+    declared::{Inferred, RemoteInput},
+};
 pub use encode::encode;
 pub use luma::Luma;
 pub use pixels::{Layout, Pixels, PixelsRef};
@@ -76,8 +79,12 @@ pub struct Processed {
     pub content_type: &'static str,
     pub width: u32,
     pub height: u32,
-    /// What the chain's model steps found, one entry per model step; empty without any.
+    /// What the chain's model steps found, one entry per model step run here; empty without
+    /// any.
     pub analysis: Analysis,
+    /// The inputs of the chain's `infer` steps whose models are on model servers, for the
+    /// caller to send (off the kernel pool); their entries go into `analysis` by step.
+    pub remote: Vec<RemoteInput>,
 }
 
 /// Encoder settings. The product uses [`Settings::default`]; the benchmark sets the JPEG
@@ -160,6 +167,7 @@ pub fn run_models(
         && pixels.dimensions() == (up_w.div_ceil(factor), up_h.div_ceil(factor)))
         .then(|| decode::covered_box((header.width, header.height), header.orientation, factor));
     let mut analysis = Vec::new();
+    let mut remote = Vec::new();
     for op in &plan.ops {
         pixels = match op {
             PlannedOp::Resize(resize) => ops::resize(&pixels, resize, source.take())?,
@@ -191,7 +199,10 @@ pub fn run_models(
                     KernelError::Process(format!("model `{model}` is not loaded"))
                 })?;
                 // What the model sees is reported; the pixels go on unchanged.
-                analysis.push(model.run(pixels.as_ref(), *step)?);
+                match model.run(pixels.as_ref(), *step)? {
+                    Inferred::Entry(entry) => analysis.push(entry),
+                    Inferred::Remote(input) => remote.push(input),
+                }
                 pixels
             }
             other => apply(pixels, other)?,
@@ -210,6 +221,7 @@ pub fn run_models(
         settings,
     )?;
     processed.analysis = analysis;
+    processed.remote = remote;
     Ok(processed)
 }
 

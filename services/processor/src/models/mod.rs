@@ -1,16 +1,19 @@
 //! The models a processor runs, loaded once at start and shared by every job: the shipped
 //! face detector, and the operator's own models ([`declared`], `MODELS_FILE`). Each runtime
-//! is a module ([`onnx`]: ONNX Runtime in-process).
+//! is a module ([`onnx`]: ONNX Runtime in-process; [`oip`]: model servers speaking the Open
+//! Inference Protocol), checked against the declarations by one set of rules ([`signature`]).
 //! Nothing is downloaded here: the files are pinned dependencies (models.lock) fetched by the
 //! project's scripts and the image build, and a missing or different file stops the start
 //! with a message that names it.
 
 pub mod blazeface;
 pub mod declared;
+pub mod oip;
 pub mod onnx;
 mod pins;
 pub mod preprocess;
 pub mod report;
+pub mod signature;
 
 use std::path::PathBuf;
 

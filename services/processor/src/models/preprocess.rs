@@ -115,10 +115,7 @@ pub fn tensor(pixels: PixelsRef<'_>, spec: &InputSpec) -> Result<InputTensor, Ke
             }
         }
     }
-    let shape = match spec.layout {
-        TensorLayout::Nchw => [1, 3, height as i64, width as i64],
-        TensorLayout::Nhwc => [1, height as i64, width as i64, 3],
-    };
+    let shape = spec.tensor_shape();
     let values = match spec.dtype {
         InputDtype::Uint8 => TensorValues::U8(levels),
         InputDtype::Float32 => {

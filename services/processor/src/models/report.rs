@@ -3,8 +3,8 @@
 //! task (`inference_failed`): the same image would give the same outputs again.
 
 use imagepipe_shared::{
-    analysis::{ClassScore, Tensor},
-    models::ReportSpec,
+    analysis::{AnalysisEntry, ClassScore, Tensor},
+    models::{DeclaredModel, ReportSpec},
 };
 
 use super::onnx::Output;
@@ -14,6 +14,26 @@ use super::onnx::Output;
 pub enum Report {
     Outputs(Vec<Tensor>),
     Classes(Vec<ClassScore>),
+}
+
+/// The analysis entry of an `infer` step (chain step `step`) whose model gave `outputs`.
+pub fn analysis_entry(
+    spec: &DeclaredModel,
+    step: usize,
+    outputs: Vec<Output>,
+) -> Result<AnalysisEntry, String> {
+    let (outputs, classes) = match report(&spec.report, outputs)? {
+        Report::Outputs(tensors) => (Some(tensors), None),
+        Report::Classes(classes) => (None, Some(classes)),
+    };
+    Ok(AnalysisEntry {
+        step: step as u32,
+        op: "infer".to_owned(),
+        model: spec.name.clone(),
+        faces: None,
+        outputs,
+        classes,
+    })
 }
 
 /// The report of `outputs` (every output of one run, in the model's order).

@@ -67,6 +67,7 @@ pub fn encode_result(
         width: pixels.width,
         height: pixels.height,
         analysis: Vec::new(),
+        remote: Vec::new(),
     })
 }
 
