@@ -112,6 +112,29 @@ ensure_python_tools() {
   export IMAGEPIPE_TEST_PYTHON="$PYTHON_VENV/bin/python"
 }
 
+# The model server of the tests that call a real Open Inference Protocol server (tests/src/
+# mlserver.rs): MLServer with onnxruntime, in a venv of its own (.local/venv-mlserver; its
+# dependencies, FastAPI, pydantic, grpcio..., are pinned apart from the other tools'), every
+# package pinned in tests/reference/mlserver/requirements.txt and reinstalled whenever that file
+# changes. An install takes about a minute here (68 packages, 400 MB of venv), with a pip cache
+# or without: the package host answers without caching headers, so pip stores nothing; a check
+# when installed takes 10 ms. Exports the executable the tests start.
+MLSERVER_VENV="$LOCAL/venv-mlserver"
+MLSERVER_REQUIREMENTS="$ROOT/tests/reference/mlserver/requirements.txt"
+ensure_mlserver() {
+  if [ ! -x "$MLSERVER_VENV/bin/python" ]; then
+    log "creating a Python venv in .local/venv-mlserver"
+    python3 -m venv "$MLSERVER_VENV"
+  fi
+  if [ ! -x "$MLSERVER_VENV/bin/mlserver" ] \
+    || ! cmp -s "$MLSERVER_REQUIREMENTS" "$MLSERVER_VENV/mlserver-requirements.txt"; then
+    log "installing MLServer and onnxruntime (tests/reference/mlserver/requirements.txt)"
+    "$MLSERVER_VENV/bin/pip" install -q -r "$MLSERVER_REQUIREMENTS"
+    cp "$MLSERVER_REQUIREMENTS" "$MLSERVER_VENV/mlserver-requirements.txt"
+  fi
+  export IMAGEPIPE_TEST_MLSERVER="$MLSERVER_VENV/bin/mlserver"
+}
+
 # The browser test: Debian's Chromium (driven by playwright-core from npm, pinned in
 # tests/browser/package-lock.json; playwright's own browser download does not work here).
 ensure_browser() {

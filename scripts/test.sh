@@ -18,6 +18,7 @@ ensure_postgres
 ensure_rabbitmq
 ensure_s3
 ensure_python_tools
+ensure_mlserver
 ensure_models
 ensure_browser
 

@@ -17,6 +17,7 @@
 mod accounting;
 mod cleanup;
 mod configs;
+pub mod mlserver;
 mod models;
 mod options;
 mod ports;
@@ -28,6 +29,7 @@ mod system;
 mod testdata;
 mod webhook_receiver;
 
+pub use mlserver::{MlServer, ServedModel, TensorMeta};
 pub use models::models_config;
 pub use options::Options;
 pub use ports::claim_port;

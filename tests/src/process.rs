@@ -105,13 +105,12 @@ impl ServiceProcess {
 
     /// SIGTERM, then wait for the exit; returns the exit code.
     pub async fn terminate(mut self, deadline: Duration) -> Option<i32> {
-        let pid = self.child.id().expect("running").to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .await
-            .expect("kill(1)");
-        assert!(sent.success(), "SIGTERM sent to {}", self.name);
+        let pid = self.child.id().expect("running");
+        assert!(
+            send_signal(pid, "TERM", false),
+            "SIGTERM sent to {}",
+            self.name
+        );
         let status = tokio::time::timeout(deadline, self.child.wait())
             .await
             .unwrap_or_else(|_| panic!("{} did not exit within {deadline:?} of SIGTERM", self.name))
@@ -126,4 +125,19 @@ impl ServiceProcess {
             .await
             .is_ok()
     }
+}
+
+/// Send `signal` (`TERM`, `KILL`...) to the process `pid`, or to its whole process group when
+/// `group` (the group of a child spawned with `process_group(0)` has the child's pid as its
+/// id), with kill(1): this crate has no libc binding. Whether kill(1) says it was sent.
+pub(crate) fn send_signal(pid: u32, signal: &str, group: bool) -> bool {
+    let target = if group {
+        format!("-{pid}")
+    } else {
+        pid.to_string()
+    };
+    std::process::Command::new("kill")
+        .args([&format!("-{signal}"), "--", &target])
+        .status()
+        .is_ok_and(|status| status.success())
 }
