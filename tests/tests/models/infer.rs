@@ -10,22 +10,20 @@
 //! (fast_image_resize and Pillow, both bilinear with antialiasing, differ by about a level on
 //! a few pixels of 256).
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::path::{Path, PathBuf};
 
-use imagepipe_tests::{Options, ServiceProcess, TestSystem, testdata};
+use imagepipe_tests::{Options, TestSystem, testdata};
 use serde_json::Value;
 
+use super::refusal;
 use crate::steps::{DEADLINE, accepted, send};
 
 /// The test's models, their expected outputs, and a models file declaring them, in a fresh
 /// folder.
-struct Declared {
-    dir: PathBuf,
-    expected: Value,
-    models_file: PathBuf,
+pub(crate) struct Declared {
+    pub(crate) dir: PathBuf,
+    pub(crate) expected: Value,
+    pub(crate) models_file: PathBuf,
 }
 
 fn python() -> PathBuf {
@@ -93,7 +91,7 @@ max_values = 100
     )
 }
 
-fn declare(test: &str) -> Declared {
+pub(crate) fn declare(test: &str) -> Declared {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("infer-{test}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -124,7 +122,7 @@ fn declare(test: &str) -> Declared {
     }
 }
 
-fn upload(path: &Path, steps: &str) -> reqwest::multipart::Form {
+pub(crate) fn upload(path: &Path, steps: &str) -> reqwest::multipart::Form {
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     TestSystem::file_form(&name, std::fs::read(path).unwrap()).text("steps", steps.to_owned())
 }
@@ -232,21 +230,6 @@ async fn infer_reports_classes_and_raw_outputs_and_refuses_unknown_models() {
     system.cleanup().await;
 }
 
-async fn refusal(args: &[String]) -> String {
-    let (code, stderr) = ServiceProcess::run_to_exit(
-        "imagepipe-processor",
-        args,
-        &[("LOG_FORMAT", "text".to_owned())],
-        Duration::from_secs(30),
-    )
-    .await;
-    assert!(
-        code.is_some_and(|c| c != 0),
-        "the processor started anyway ({code:?}): {stderr}"
-    );
-    stderr
-}
-
 #[tokio::test]
 async fn a_declared_model_missing_or_not_as_declared_stops_the_processor_at_start() {
     let declared = declare("startup");
@@ -282,7 +265,7 @@ async fn a_declared_model_missing_or_not_as_declared_stops_the_processor_at_star
         "{stderr}"
     );
 
-    // Not a models file a processor can use: the oip runtime, not yet supported.
+    // Not a models file a processor can use: a model server's model with a file.
     std::fs::write(
         &declared.models_file,
         made.replacen("runtime = \"onnx\"", "runtime = \"oip\"", 1),
@@ -290,7 +273,7 @@ async fn a_declared_model_missing_or_not_as_declared_stops_the_processor_at_star
     .unwrap();
     let stderr = refusal(&args).await;
     assert!(
-        stderr.contains("MODELS_FILE") && stderr.contains("oip"),
+        stderr.contains("MODELS_FILE") && stderr.contains("path: not a field of an oip model"),
         "{stderr}"
     );
     system.cleanup().await;

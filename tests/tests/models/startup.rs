@@ -1,9 +1,9 @@
 //! A model file that is missing, or is not the pinned one, stops the processor at start with
 //! a message naming it: never a crash on the first job that needs it.
 
-use std::time::Duration;
+use imagepipe_tests::{Options, TestSystem, good_image};
 
-use imagepipe_tests::{Options, ServiceProcess, TestSystem, good_image};
+use super::refusal;
 
 /// The processor's flags with `flag` replaced by `value`.
 fn with(args: &[String], flag: &str, value: &str) -> Vec<String> {
@@ -16,21 +16,6 @@ fn with(args: &[String], flag: &str, value: &str) -> Vec<String> {
     args
 }
 
-async fn refusal(args: Vec<String>) -> String {
-    let (code, stderr) = ServiceProcess::run_to_exit(
-        "imagepipe-processor",
-        &args,
-        &[("LOG_FORMAT", "text".to_owned())],
-        Duration::from_secs(30),
-    )
-    .await;
-    assert!(
-        code.is_some_and(|c| c != 0),
-        "the processor started anyway ({code:?}): {stderr}"
-    );
-    stderr
-}
-
 #[tokio::test]
 async fn a_missing_or_different_model_file_stops_the_processor_at_start() {
     let system = TestSystem::start(Options::default()).await;
@@ -40,7 +25,12 @@ async fn a_missing_or_different_model_file_stops_the_processor_at_start() {
     std::fs::create_dir_all(&dir).unwrap();
 
     let missing = dir.join("no-such-model.onnx");
-    let stderr = refusal(with(&args, "--face-model-path", &missing.to_string_lossy())).await;
+    let stderr = refusal(&with(
+        &args,
+        "--face-model-path",
+        &missing.to_string_lossy(),
+    ))
+    .await;
     assert!(
         stderr.contains("no-such-model.onnx") && stderr.contains("No such file"),
         "{stderr}"
@@ -49,7 +39,7 @@ async fn a_missing_or_different_model_file_stops_the_processor_at_start() {
     // Any other bytes, even a well-formed file: a picture where the model should be.
     let other = dir.join("other.onnx");
     std::fs::write(&other, good_image("logo.png")).unwrap();
-    let stderr = refusal(with(&args, "--face-model-path", &other.to_string_lossy())).await;
+    let stderr = refusal(&with(&args, "--face-model-path", &other.to_string_lossy())).await;
     assert!(
         stderr.contains("other.onnx") && stderr.contains("not the pinned one"),
         "{stderr}"
@@ -57,7 +47,7 @@ async fn a_missing_or_different_model_file_stops_the_processor_at_start() {
 
     let library = dir.join("libonnxruntime.so");
     std::fs::write(&library, b"not a library").unwrap();
-    let stderr = refusal(with(
+    let stderr = refusal(&with(
         &args,
         "--onnxruntime-library",
         &library.to_string_lossy(),

@@ -10,6 +10,7 @@ mod crashes;
 mod database_black_hole;
 mod faults;
 mod limits;
+mod model_server;
 mod openapi;
 mod task_api;
 mod webhooks;

@@ -115,7 +115,7 @@ impl ServedModel {
         }
         let url = self.client.model_url();
         let found = self.client.metadata().await.map_err(|e| match e {
-            ServerError::Unavailable(message) => CallError::Unavailable(message),
+            ServerError::Unavailable(message) => CallError::Unavailable(self.failed(&message)),
             ServerError::Refused(message) => CallError::Contradicts(self.contradiction(&message)),
         })?;
         metadata::check(&self.spec, &found).map_err(|e| {
