@@ -27,8 +27,10 @@ export IMAGEPIPE_TEST_S3_ENDPOINT="http://$S3_HOST:$S3_PORT"
 # processor with its test hooks. Every cargo call below has the same packages and features, so
 # nothing is built twice.
 TEST_BUILD=(--workspace --features imagepipe-processor/test-hooks)
-log "cargo build ${TEST_BUILD[*]} --bins"
-cargo build "${TEST_BUILD[@]}" --bins "$@"
+# The binaries and every test target in one build: the processor's library and its unit-test
+# build (the two longest compiles) then run beside each other instead of one after the other.
+log "cargo build ${TEST_BUILD[*]} --bins --tests"
+cargo build "${TEST_BUILD[@]}" --bins --tests "$@"
 # Every crate's tests, in parallel, but the end-to-end tests that cut dependencies or kill
 # services (the module `serial`, matched by name)...
 log "cargo test ${TEST_BUILD[*]} -- --skip serial::"
