@@ -1,7 +1,8 @@
 //! Chains of steps: what a task does to its image, chosen per request. Defined once here, so
 //! ingest and the processor read, check and size a chain the same way.
 //!
-//! - [`types`]: the steps themselves (wire format and OpenAPI schema in one), and their bounds.
+//! - [`types`]: the steps themselves (wire format and OpenAPI schema in one), and their bounds;
+//!   the model steps' types in `model_steps`.
 //! - [`parse`]: a client's JSON to typed steps, every problem at its JSON pointer.
 //! - [`check`]: the rules of a chain, and the sizes it makes from the image's own.
 //! - [`geometry`]: the size arithmetic both sides share (resize's fit and gravity, turns).
@@ -12,6 +13,7 @@
 
 mod check;
 mod geometry;
+mod model_steps;
 mod parse;
 mod presets;
 mod types;

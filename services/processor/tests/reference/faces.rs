@@ -175,7 +175,7 @@ fn faces_pasted_at_known_places_and_sizes_are_found_there() {
         imageops::FilterType::Triangle,
     );
     // Faces of 25% and 18% of the longer side: above the smallest the 128-pixel input
-    // resolves (12%, docs/models.md).
+    // resolves (12%, the README's "Models" section).
     let mut expected = Vec::new();
     for (left, top, face_side) in [(60_u32, 120_u32, 250.0_f32), (600, 300, 180.0)] {
         let scale = f64::from(face_side) / inside.width;

@@ -4,7 +4,7 @@
 //! centred, and the rest padded with 0.0, mid-grey in the model's [-1, 1] range: nothing is
 //! cut off, and no face is stretched (BlazeFace was trained on undistorted faces). The cost:
 //! faces narrower than about 12% of the longer side (15 input pixels) are too small for the model
-//! (docs/models.md has the measurement). The scaling is bilinear and antialiased (each
+//! (the README's "Models" section has the measurement). The scaling is bilinear and antialiased (each
 //! output pixel averages the source pixels it covers), like Pillow's `BILINEAR`, which the
 //! reference uses.
 
