@@ -2,7 +2,7 @@
 onnxruntime's own Python build computes with them on inputs preprocessed apart from the
 processor (Pillow's BILINEAR resize, NumPy normalisation).
 
-    make_models.py OUT_DIR PHOTO
+    make_models.py OUT_DIR PHOTO OBLONG_PHOTO
 
 writes into OUT_DIR:
 - colours.onnx: float32 NCHW [1,3,24,32] -> GlobalAveragePool -> Flatten -> MatMul by
@@ -14,7 +14,9 @@ writes into OUT_DIR:
   dynamic: no start-up check can bound it.
 - red.png, green.png, blue.png: 40x40 solid colours.
 and prints JSON: each model's file and SHA-256, and the expected outputs (`colours` on each
-colour image: softmax top 2; `means` on PHOTO: both outputs).
+colour image: softmax top 2; `means` on PHOTO: both outputs; `means_fits`: `mean` on
+OBLONG_PHOTO, not square, fitted by `cover` (Pillow's resize of the centred box of the
+input's aspect) and by `contain` (padded with grey 128)).
 """
 
 import hashlib
@@ -97,6 +99,14 @@ def contain(image, width, height, pad=0):
     return canvas
 
 
+def cover(image, width, height):
+    """The centred part of the input's aspect, scaled to fill it: the processor's `cover`."""
+    scale = max(width / image.width, height / image.height)
+    crop_w, crop_h = width / scale, height / scale
+    left, top = (image.width - crop_w) / 2, (image.height - crop_h) / 2
+    return image.resize((width, height), Image.BILINEAR, box=(left, top, left + crop_w, top + crop_h))
+
+
 def session(path):
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
@@ -109,7 +119,7 @@ def softmax(values):
 
 
 def main():
-    out, photo = Path(sys.argv[1]), Path(sys.argv[2])
+    out, photo, oblong = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     out.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, model in [("colours", colours_model()), ("means", means_model()), ("flat", flat_model())]:
@@ -140,6 +150,12 @@ def main():
     tensor = fitted[:, :, ::-1][None].copy()  # bgr
     mean, scaled = means.run(["mean", "scaled"], {"image": tensor})
     expected["means"] = {"mean": mean.flatten().tolist(), "scaled": scaled.flatten().tolist()}
+    wide = Image.open(oblong).convert("RGB")
+    expected["means_fits"] = {}
+    for fit, fitted in [("cover", cover(wide, 16, 16)), ("contain", contain(wide, 16, 16, pad=128))]:
+        tensor = np.asarray(fitted)[:, :, ::-1][None].copy()  # bgr
+        (mean,) = means.run(["mean"], {"image": tensor})
+        expected["means_fits"][fit] = mean.flatten().tolist()
     print(json.dumps({"models": files, "expected": expected}))
 
 
