@@ -15,12 +15,10 @@
 
 #![allow(clippy::print_stdout)] // Printing the results is the point.
 
-use std::{
-    path::PathBuf,
-    time::{Duration, Instant},
-};
+use std::path::PathBuf;
 
 use clap::Parser;
+use imagepipe_bench::ms;
 use imagepipe_processor::{
     kernel::{self, Pixels, Settings},
     models::{Models, ModelsConfig},
@@ -40,18 +38,10 @@ struct Args {
     files: Vec<PathBuf>,
 }
 
-fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, f64) {
-    std::hint::black_box(f());
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            std::hint::black_box(f());
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    (ms(times[times.len() / 2]), ms(times[0]))
+/// [`imagepipe_bench::time`], in milliseconds.
+fn time<T>(runs: usize, f: impl FnMut() -> T) -> (f64, f64) {
+    let (median, min) = imagepipe_bench::time(runs, f);
+    (ms(median), ms(min))
 }
 
 fn main() -> anyhow::Result<()> {

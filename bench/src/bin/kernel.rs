@@ -25,9 +25,9 @@
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
-    time::{Duration, Instant},
 };
 
+use imagepipe_bench::{ms, time};
 use imagepipe_processor::kernel::{self, Settings};
 use imagepipe_shared::{
     image_rules::DecodeLimits,
@@ -88,24 +88,6 @@ fn parse_args() -> Result<Args, String> {
         return Err("--runs must be at least 1".into());
     }
     Ok(args)
-}
-
-/// Median and minimum of `runs` timings of `f`, after one untimed warm-up run.
-fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, Duration) {
-    std::hint::black_box(f());
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            std::hint::black_box(f());
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    (times[times.len() / 2], times[0])
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 fn bench_file(path: &Path, args: &Args) -> Result<serde_json::Value, String> {
