@@ -22,8 +22,6 @@ ensure_mlserver
 log "cargo build --release -p imagepipe-bench --bin infer_server"
 CARGO_TARGET_DIR="$TARGET" cargo build --quiet --release -p imagepipe-bench --bin infer_server
 rm -rf "$OUT" && mkdir -p "$OUT"
-OMP_NUM_THREADS=1 "$IMAGEPIPE_TEST_PYTHON" tests/reference/make_models.py "$OUT" \
-  "$ROOT/../shared/testdata/good/astronaut.png" "$ROOT/../shared/testdata/good/rocket.jpg" >/dev/null
 log "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$TARGET/release/infer_server" --models "$OUT" --image "$OUT/red.png" \
   --requests "$REQUESTS" --concurrency "$CONCURRENCY" --rounds "$ROUNDS" \

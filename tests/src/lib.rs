@@ -17,6 +17,7 @@
 mod accounting;
 mod cleanup;
 mod configs;
+pub mod made_models;
 pub mod mlserver;
 mod models;
 mod options;

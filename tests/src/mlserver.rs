@@ -243,7 +243,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::testdata;
+    use crate::made_models::{colours_on_server, make_models};
 
     /// The status and the JSON body (null when none) of a request.
     async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
@@ -262,30 +262,9 @@ mod tests {
     async fn serves_stops_and_restarts() {
         let dir = std::env::temp_dir().join(format!("imagepipe-mlserver-{}", std::process::id()));
         let models = dir.join("models");
-        std::fs::create_dir_all(&models).unwrap();
-        let python = std::env::var_os("IMAGEPIPE_TEST_PYTHON").map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/venv-openapi/bin/python"),
-            PathBuf::from,
-        );
-        let made = std::process::Command::new(python)
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("reference/make_models.py"))
-            .args([&models, &testdata("good/astronaut.png")])
-            .output()
-            .expect("make_models.py runs (IMAGEPIPE_TEST_PYTHON; ensure_python_tools)");
-        let stderr = String::from_utf8_lossy(&made.stderr);
-        assert!(made.status.success(), "make_models.py: {stderr}");
-        let tensor = |name: &str, shape: Vec<i64>| TensorMeta {
-            name: name.into(),
-            datatype: "FP32".into(),
-            shape,
-        };
+        make_models(&models);
         let started = Instant::now();
-        let colours = ServedModel {
-            name: "colours".into(),
-            onnx: models.join("colours.onnx"),
-            inputs: vec![tensor("pixels", vec![1, 3, 24, 32])],
-            outputs: vec![tensor("logits", vec![1, 3])],
-        };
+        let colours = colours_on_server(&models);
         let mut server = MlServer::start(&dir.join("server"), vec![colours]).await;
         eprintln!("MLServer ready in {:?}", started.elapsed());
         let client = reqwest::Client::new();

@@ -3,19 +3,9 @@
 //! and no other, is checked in `serial::openapi`: it cuts the database.)
 
 use imagepipe_shared::steps::Op;
-use imagepipe_tests::{Options, TestSystem};
+use imagepipe_tests::{Options, TestSystem, made_models::reference_python};
 use serde_json::Value;
 use uuid::Uuid;
-
-/// The Python with `openapi-spec-validator`, as scripts/test.sh installs it.
-fn python() -> String {
-    std::env::var("IMAGEPIPE_TEST_PYTHON").unwrap_or_else(|_| {
-        format!(
-            "{}/../.local/venv-openapi/bin/python",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    })
-}
 
 #[tokio::test]
 async fn the_openapi_document_validates_as_openapi_3() {
@@ -30,14 +20,14 @@ async fn the_openapi_document_validates_as_openapi_3() {
     a_problem_lists_each_error_at_its_pointer(&document);
     let path = std::env::temp_dir().join(format!("imagepipe-openapi-{}.json", Uuid::now_v7()));
     std::fs::write(&path, serde_json::to_vec_pretty(&document).unwrap()).unwrap();
-    let output = std::process::Command::new(python())
+    let output = std::process::Command::new(reference_python())
         .args(["-m", "openapi_spec_validator"])
         .arg(&path)
         .output()
         .unwrap_or_else(|e| {
             panic!(
                 "cannot run {} (install openapi-spec-validator; scripts/test.sh does): {e}",
-                python()
+                reference_python().display()
             )
         });
     std::fs::remove_file(&path).ok();

@@ -30,12 +30,15 @@ use imagepipe_processor::{
     models::{declared::Inferred, oip::ServedModel},
 };
 use imagepipe_shared::models::{DeclaredModels, ModelRuntime};
-use imagepipe_tests::{MlServer, ServedModel as Served, TensorMeta};
+use imagepipe_tests::{
+    MlServer,
+    made_models::{colours_on_server, make_models, served_colours},
+};
 use serde_json::json;
 
 #[derive(Parser)]
 struct Args {
-    /// Where make_models.py wrote colours.onnx and colours.txt.
+    /// Where to make the test's models (colours.onnx, colours.txt, red.png...).
     #[arg(long)]
     models: PathBuf,
     #[arg(long)]
@@ -57,14 +60,10 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    make_models(&args.models);
     let server = MlServer::start(
         &args.models.join("mlserver"),
-        vec![Served {
-            name: "colours".into(),
-            onnx: args.models.join("colours.onnx"),
-            inputs: vec![tensor("pixels", &[1, 3, 24, 32])],
-            outputs: vec![tensor("logits", &[1, 3])],
-        }],
+        vec![colours_on_server(&args.models)],
     )
     .await;
     let model = served(&args, &server.url())?;
@@ -111,39 +110,10 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn tensor(name: &str, shape: &[i64]) -> TensorMeta {
-    TensorMeta {
-        name: name.into(),
-        datatype: "FP32".into(),
-        shape: shape.to_vec(),
-    }
-}
-
-/// `colours` on `url`, declared as the tests declare it (tests/tests/models/model_server.rs).
+/// `colours` on `url`, declared as the tests declare it.
 fn served(args: &Args, url: &str) -> anyhow::Result<Arc<ServedModel>> {
     let file = args.models.join("models-bench.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-[models.colours-served]
-runtime = "oip"
-url = "{url}"
-model = "colours"
-[models.colours-served.input]
-tensor = "pixels"
-width = 32
-height = 24
-fit = "contain"
-mean = [0.5, 0.5, 0.5]
-std = [0.5, 0.5, 0.5]
-[models.colours-served.report]
-kind = "classes"
-labels = "colours.txt"
-top_k = 2
-"#
-        ),
-    )?;
+    std::fs::write(&file, served_colours(url, 32))?;
     let declared = DeclaredModels::load(Some(&file))?;
     let spec = declared
         .get("colours-served")

@@ -13,7 +13,10 @@
 
 use std::path::{Path, PathBuf};
 
-use imagepipe_tests::{Options, TestSystem, testdata};
+use imagepipe_tests::{
+    Options, TestSystem,
+    made_models::{colours_declaration, make_models, oblong_photo, photo},
+};
 use serde_json::Value;
 
 use super::refusal;
@@ -27,44 +30,17 @@ pub(crate) struct Declared {
     pub(crate) models_file: PathBuf,
 }
 
-fn python() -> PathBuf {
-    std::env::var_os("IMAGEPIPE_TEST_PYTHON").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/venv-openapi/bin/python"),
-        PathBuf::from,
-    )
-}
-
-fn photo() -> PathBuf {
-    testdata("good/astronaut.png")
-}
-
-/// Not square: `cover` cuts it, `contain` pads it.
-fn oblong_photo() -> PathBuf {
-    testdata("good/rocket.jpg")
-}
-
 /// The models file for the made models, `sha256` of `colours` replaced when given.
 fn models_toml(made: &Value, colours_sha256: Option<&str>) -> String {
     let sha = |name: &str| made["models"][name]["sha256"].as_str().unwrap().to_owned();
-    let colours = colours_sha256.map_or_else(|| sha("colours"), str::to_owned);
+    let colours_sha256 = colours_sha256.map_or_else(|| sha("colours"), str::to_owned);
+    let colours = colours_declaration(
+        "colours",
+        &format!("runtime = \"onnx\"\npath = \"colours.onnx\"\nsha256 = \"{colours_sha256}\""),
+        32,
+    );
     format!(
-        r#"
-[models.colours]
-runtime = "onnx"
-path = "colours.onnx"
-sha256 = "{colours}"
-[models.colours.input]
-tensor = "pixels"
-width = 32
-height = 24
-fit = "contain"
-mean = [0.5, 0.5, 0.5]
-std = [0.5, 0.5, 0.5]
-[models.colours.report]
-kind = "classes"
-labels = "colours.txt"
-top_k = 2
-
+        r#"{colours}
 [models.means]
 runtime = "onnx"
 path = "means.onnx"
@@ -133,26 +109,7 @@ max_values = 100
 pub(crate) fn declare(test: &str) -> Declared {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("infer-{test}"));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let output = std::process::Command::new(python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/make_models.py"))
-        .arg(&dir)
-        .arg(photo())
-        .arg(oblong_photo())
-        .env("OMP_NUM_THREADS", "1")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "{} does not run ({e}): source scripts/lib.sh && ensure_python_tools",
-                python().display()
-            )
-        });
-    assert!(
-        output.status.success(),
-        "make_models.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let made: Value = serde_json::from_slice(&output.stdout).expect("make_models.py's JSON");
+    let made = make_models(&dir);
     let models_file = dir.join("models.toml");
     std::fs::write(&models_file, models_toml(&made, None)).unwrap();
     Declared {

@@ -14,10 +14,8 @@
 use std::path::Path;
 
 use image::{Rgb, RgbImage};
-use imagepipe_tests::{
-    Options, TestSystem,
-    mlserver::{MlServer, ServedModel, TensorMeta},
-};
+pub(crate) use imagepipe_tests::made_models::served_colours;
+use imagepipe_tests::{MlServer, Options, TestSystem, made_models::colours_on_server};
 use serde_json::Value;
 
 use super::{
@@ -30,46 +28,9 @@ use crate::steps::{DEADLINE, accepted};
 pub(crate) async fn serve_colours(declared: &Declared) -> MlServer {
     MlServer::start(
         &declared.dir.join("mlserver"),
-        vec![ServedModel {
-            name: "colours".into(),
-            onnx: declared.dir.join("colours.onnx"),
-            inputs: vec![TensorMeta {
-                name: "pixels".into(),
-                datatype: "FP32".into(),
-                shape: vec![1, 3, 24, 32],
-            }],
-            outputs: vec![TensorMeta {
-                name: "logits".into(),
-                datatype: "FP32".into(),
-                shape: vec![1, 3],
-            }],
-        }],
+        vec![colours_on_server(&declared.dir)],
     )
     .await
-}
-
-/// A declaration of the server's `colours` as `colours-served`, input `width` wide.
-pub(crate) fn served_colours(url: &str, width: u32) -> String {
-    format!(
-        r#"
-[models.colours-served]
-runtime = "oip"
-url = "{url}"
-model = "colours"
-timeout_ms = 10000
-[models.colours-served.input]
-tensor = "pixels"
-width = {width}
-height = 24
-fit = "contain"
-mean = [0.5, 0.5, 0.5]
-std = [0.5, 0.5, 0.5]
-[models.colours-served.report]
-kind = "classes"
-labels = "colours.txt"
-top_k = 2
-"#
-    )
 }
 
 /// `declared`'s models file with `extra` declarations after its own.

@@ -14,19 +14,20 @@ use imagepipe_shared::{
     amqp::{AmqpError, Publisher},
     image_rules::DecodeLimits,
     keys,
-    messages::{self, ErrorCode, JobMessage, ResultInfo, StatusEvent, TaskFailure, headers},
+    messages::{self, ErrorCode, JobMessage, ResultInfo, StatusEvent, TaskFailure},
     steps::{ChainRules, Step},
     storage::Storage,
     topology::{EVENT_ROUTING_KEY, Topology},
     trace::TraceContext,
 };
-use lapin::{
-    message::Delivery,
-    options::{BasicAckOptions, BasicNackOptions},
-    types::{AMQPValue, FieldTable, LongString},
-};
+use lapin::{message::Delivery, types::FieldTable};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+mod acks;
+mod retry;
+
+use acks::{ack, nack};
 
 use crate::{
     cancellations::Cancellations,
@@ -332,72 +333,6 @@ impl Worker {
             )
             .await
     }
-
-    /// A transient failure: send the job through the retry queue of its delay, or park it
-    /// (dead-letter exchange, with the reason in its headers) after the last attempt.
-    async fn retry_or_park(
-        &self,
-        job: &JobMessage,
-        code: ErrorCode,
-        message: String,
-        trace: TraceContext,
-    ) -> Result<(), AmqpError> {
-        // The next attempt, or the parked job, stays in the same trace.
-        let mut table = FieldTable::default();
-        trace.insert_into(&mut table);
-        if job.attempt < self.max_attempts {
-            let delay = self.topology.retry_delay(job.attempt);
-            tracing::warn!(
-                code = code.as_str(),
-                message,
-                ?delay,
-                "transient failure, retrying"
-            );
-            self.metrics.retried.inc();
-            let next = JobMessage {
-                attempt: job.attempt + 1,
-                ..job.clone()
-            };
-            return self
-                .publisher
-                .publish(
-                    &self.topology.retry_exchange(),
-                    &Topology::retry_routing_key(delay),
-                    next.message_id,
-                    &next,
-                    table,
-                )
-                .await;
-        }
-        let reason = format!(
-            "gave up after {} attempts; last error: {message}",
-            job.attempt
-        );
-        tracing::error!(
-            code = code.as_str(),
-            reason,
-            "retries exhausted, parking the job"
-        );
-        self.metrics.parked.inc();
-        self.metrics.failed(code.as_str());
-        table.insert(
-            headers::FAILURE_CODE.into(),
-            AMQPValue::LongString(LongString::from(code.as_str())),
-        );
-        table.insert(
-            headers::FAILURE_MESSAGE.into(),
-            AMQPValue::LongString(LongString::from(reason)),
-        );
-        self.publisher
-            .publish(
-                &self.topology.dead_letter_exchange(),
-                "",
-                job.message_id,
-                job,
-                table,
-            )
-            .await
-    }
 }
 
 /// The chain's `delay` steps, waited together after its pixel work.
@@ -410,20 +345,4 @@ fn total_delay(steps: &[Step]) -> Duration {
         })
         .fold(0u64, u64::saturating_add);
     Duration::from_millis(ms)
-}
-
-async fn ack(delivery: &Delivery) {
-    if let Err(err) = delivery.ack(BasicAckOptions::default()).await {
-        tracing::warn!(%err, "ack failed; the broker will deliver the job again");
-    }
-}
-
-async fn nack(delivery: &Delivery, requeue: bool) {
-    let options = BasicNackOptions {
-        requeue,
-        multiple: false,
-    };
-    if let Err(err) = delivery.nack(options).await {
-        tracing::warn!(%err, "nack failed; the broker will deliver the job again");
-    }
 }
