@@ -11,6 +11,14 @@ const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
 const MAX_STREAMS = 3;
 const POLL_MS = 1000;
 const POLL_MAX_MS = 5000;
+// A dropped stream is opened again after this, doubling on each drop in a row up to the
+// ceiling; a server's `retry:` field replaces the first wait, as EventSource would use it.
+const RECONNECT_MS = 500;
+const RECONNECT_MAX_MS = 5000;
+// Streams that end this many times in a row without an event (a proxy that buffers or cuts
+// them) give way to polling.
+const MAX_EMPTY_STREAMS = 3;
+const KEY_STORAGE = "imagepipe.apiKey";
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const dropZone = $("#drop-zone");
@@ -22,6 +30,9 @@ const template = $("#task-template");
 const chainSelect = $("#chain-select");
 const stepsField = $("#steps-field");
 const stepsInput = $("#steps-input");
+const keyForm = $("#key-form");
+const keyInput = $("#api-key");
+const keyMessage = $("#key-message");
 
 /** task id -> entry; an entry is {id, el, view, following, uploaded}. */
 const entries = new Map();
@@ -38,14 +49,67 @@ class ApiError extends Error {
   }
 }
 
+// ---- the API key -------------------------------------------------------------------------
+
+// Session storage, not local: the key goes when the tab closes. A browser that refuses
+// storage (a privacy setting) still gets the key for as long as the page is open.
+let apiKey = "";
+try {
+  apiKey = sessionStorage.getItem(KEY_STORAGE) ?? "";
+} catch {
+  // Storage refused: keep the key in memory only.
+}
+keyInput.value = apiKey;
+
+function setKey(key) {
+  apiKey = key;
+  try {
+    if (key) sessionStorage.setItem(KEY_STORAGE, key);
+    else sessionStorage.removeItem(KEY_STORAGE);
+  } catch {
+    // Storage refused: the key lasts until the page is left.
+  }
+}
+
+/** The headers every API call carries: the key goes in a header, never in a URL. */
+function apiHeaders(accept) {
+  const headers = { Accept: accept };
+  if (apiKey) headers["X-API-Key"] = apiKey;
+  return headers;
+}
+
+/**
+ * A 401: say what is missing and put the keyboard where it can be given. Requests refused
+ * together (the list, the presets) ask once; a key refused after it was entered asks again.
+ */
+function askForKey() {
+  if (!keyMessage.hidden) return;
+  keyMessage.textContent = apiKey
+    ? "This API key was not accepted. Check it and enter it again."
+    : "This server needs an API key. Enter yours to see and upload tasks.";
+  keyMessage.hidden = false;
+  keyInput.focus();
+  announce(keyMessage.textContent);
+}
+
+keyForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  setKey(keyInput.value.trim());
+  keyMessage.hidden = true;
+  keyMessage.textContent = "";
+  announce(apiKey ? "API key set." : "API key forgotten.");
+  refresh();
+});
+
 async function api(path, init = {}) {
   let response;
   try {
-    response = await fetch(API + path, { ...init, headers: { Accept: "application/json" } });
+    response = await fetch(API + path, { ...init, headers: apiHeaders("application/json") });
   } catch {
     throw new ApiError(0, { detail: "The server cannot be reached." });
   }
   const body = await response.json().catch(() => null);
+  if (response.status === 401) askForKey();
   if (!response.ok) throw new ApiError(response.status, body);
   return body;
 }
@@ -185,46 +249,144 @@ function update(entry, view) {
 // ---- following tasks --------------------------------------------------------------------
 
 function follow(entry) {
-  if (entry.following || TERMINAL.has(entry.view?.status)) return;
+  if (entry.following || entry.id === null || TERMINAL.has(entry.view?.status)) return;
   entry.following = true;
-  if (openStreams < MAX_STREAMS && "EventSource" in window) stream(entry);
-  else poll(entry);
+  const run = openStreams < MAX_STREAMS ? stream(entry) : poll(entry);
+  run.finally(() => { entry.following = false; });
 }
 
-function stream(entry) {
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Follow a task's event stream with `fetch` rather than EventSource, which cannot send the
+ * key in a header. Like EventSource, a dropped stream is opened again, with Last-Event-ID
+ * when the server gave ids, after a wait that grows while drops repeat; it stops at a
+ * terminal status. Each stream starts with the task as it is, so a reconnection misses
+ * nothing even without ids.
+ */
+async function stream(entry) {
   openStreams += 1;
-  const source = new EventSource(`${API}/tasks/${entry.id}/events`);
-  let open = true;
-  const close = () => {
-    if (!open) return;
-    open = false;
-    source.close();
-    openStreams -= 1;
-  };
-  source.addEventListener("status", (event) => {
-    update(entry, JSON.parse(event.data));
-    if (TERMINAL.has(entry.view.status)) {
-      close();
-      entry.following = false;
+  const state = { lastId: "", retryMs: RECONNECT_MS, events: 0 };
+  let drops = 0;
+  let empty = 0;
+  let fallBack = false;
+  try {
+    while (!TERMINAL.has(entry.view?.status)) {
+      const headers = apiHeaders("text/event-stream");
+      if (state.lastId) headers["Last-Event-ID"] = state.lastId;
+      let response = null;
+      try {
+        response = await fetch(`${API}/tasks/${entry.id}/events`, { headers, cache: "no-store" });
+      } catch {
+        // Not reachable: wait and try again, as after a drop.
+      }
+      // A refusal's problem document is not needed: free its connection.
+      if (response && !response.ok) response.body?.cancel().catch(() => {});
+      if (response?.status === 401) {
+        askForKey();
+        return;
+      }
+      if (response?.status === 404 || response?.status === 410) {
+        setBadge(entry.el, "GONE", "Gone");
+        return;
+      }
+      state.events = 0;
+      if (response?.ok && response.body) {
+        try {
+          await readEvents(response.body, state, (event) => {
+            if (event.type === "status") update(entry, JSON.parse(event.data));
+          });
+        } catch {
+          // Cut mid-stream (or a garbled event): the task is read again on reconnecting.
+        }
+      }
+      if (TERMINAL.has(entry.view?.status)) return;
+      const events = state.events;
+      empty = events > 0 ? 0 : empty + 1;
+      if (empty >= MAX_EMPTY_STREAMS) {
+        fallBack = true;
+        return;
+      }
+      drops = events > 0 ? 1 : drops + 1;
+      await sleep(Math.min(state.retryMs * 2 ** (drops - 1), RECONNECT_MAX_MS));
     }
-  });
-  // EventSource would reconnect by itself; polling is simpler to reason about and also
-  // covers a proxy that buffers or cuts event streams.
-  source.addEventListener("error", () => {
-    if (!open) return;
-    close();
-    poll(entry);
-  });
+  } finally {
+    openStreams -= 1;
+    // Outside the stream's slot, so the poll does not count as one.
+    if (fallBack) await poll(entry);
+  }
+}
+
+/**
+ * Read a `text/event-stream` body (the HTML standard's format) and call `onEvent` with each
+ * event as {type, data, id}, until the body ends. `state` keeps the last event id and the
+ * server's retry time across reconnections, and counts the events. If `onEvent` throws, the
+ * body is cancelled (its connection freed) and the error passed on.
+ */
+async function readEvents(body, state, onEvent) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    await readLines(reader, state, onEvent);
+  } catch (err) {
+    reader.cancel().catch(() => {});
+    throw err;
+  }
+}
+
+async function readLines(reader, state, onEvent) {
+  let buffer = "";
+  let data = [];
+  let type = "";
+  const dispatch = () => {
+    // An event with no data line is not dispatched; its type is forgotten all the same.
+    if (data.length > 0) {
+      state.events += 1;
+      onEvent({ type: type || "message", data: data.join("\n"), id: state.lastId });
+    }
+    data = [];
+    type = "";
+  };
+  const line = (text) => {
+    if (text === "") return dispatch();
+    if (text.startsWith(":")) return; // a comment: the server's keep-alive
+    const colon = text.indexOf(":");
+    const field = colon < 0 ? text : text.slice(0, colon);
+    let value = colon < 0 ? "" : text.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "data") data.push(value);
+    else if (field === "event") type = value;
+    else if (field === "id" && !value.includes("\0")) state.lastId = value;
+    else if (field === "retry" && /^\d+$/.test(value)) state.retryMs = Number(value);
+  };
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffer += value;
+    // Lines end with CRLF, LF or CR. A CR last in the buffer may be half of a CRLF split
+    // across chunks, so it waits for the next chunk.
+    let match;
+    const ending = /\r\n|\n|\r(?!$)/g;
+    let from = 0;
+    while ((match = ending.exec(buffer)) !== null) {
+      line(buffer.slice(from, match.index));
+      from = match.index + match[0].length;
+    }
+    buffer = buffer.slice(from);
+  }
+  // A stream ending in a lone CR ended its last line; an event not closed by a blank line
+  // is dropped, as the standard says.
+  if (buffer.endsWith("\r")) line(buffer.slice(0, -1));
 }
 
 async function poll(entry) {
   let wait = POLL_MS;
   while (!TERMINAL.has(entry.view?.status)) {
-    await new Promise((resolve) => setTimeout(resolve, wait));
+    await sleep(wait);
     try {
       update(entry, await api(`/tasks/${entry.id}`));
       wait = POLL_MS;
     } catch (err) {
+      if (err.status === 401) break; // asked for a key; following resumes once it is given
       if (err.status === 404 || err.status === 410) {
         setBadge(entry.el, "GONE", "Gone");
         break;
@@ -232,7 +394,6 @@ async function poll(entry) {
       wait = Math.min(wait * 2, POLL_MAX_MS); // the server is struggling: ask less often
     }
   }
-  entry.following = false;
 }
 
 async function act(entry, action) {
@@ -338,9 +499,13 @@ async function loadRecent() {
       taskList.append(entry.el); // newest first, after anything uploaded meanwhile
       follow(entry);
     }
-    if (entries.size === 0) listMessage.textContent = "No tasks yet: upload an image to start.";
+    listMessage.textContent = "No tasks yet: upload an image to start.";
+    listMessage.hidden = entries.size > 0;
   } catch (err) {
-    listMessage.textContent = `Recent tasks could not be loaded: ${err.message}`;
+    listMessage.textContent = err.status === 401
+      ? "Enter the API key above to see your tasks."
+      : `Recent tasks could not be loaded: ${err.message}`;
+    listMessage.hidden = false;
   }
 }
 
@@ -372,5 +537,11 @@ async function loadPresets() {
   }
 }
 
-loadPresets();
-loadRecent();
+/** Read what depends on the key: the presets, the recent tasks, and follow what is open. */
+function refresh() {
+  loadPresets();
+  loadRecent();
+  for (const entry of entries.values()) follow(entry);
+}
+
+refresh();
