@@ -20,6 +20,7 @@ mod analysis;
 mod api;
 mod browser;
 mod cancellation;
+mod cli;
 mod concurrency;
 mod models;
 mod observability;
