@@ -7,7 +7,10 @@ mod outcome;
 mod upload;
 mod wait;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use futures::{StreamExt, stream::FuturesUnordered};
 use tokio::sync::Semaphore;
@@ -27,6 +30,8 @@ use crate::{
 
 /// Task reads in flight at once while waiting, whatever the number of files.
 const POLLS_IN_FLIGHT: usize = 8;
+/// Attempts of one download, the first included.
+const DOWNLOAD_ATTEMPTS: u32 = 3;
 
 /// What every file's work shares.
 struct Run<'a> {
@@ -150,7 +155,17 @@ impl Run<'_> {
         }
         let downloaded = {
             let _permit = self.transfers.acquire().await;
-            download::download(self.client, &task, &input, results).await
+            let mut attempt = 1;
+            loop {
+                match download::download(self.client, &task, &input, results).await {
+                    // A moment's trouble: the result is still there, fetch it again.
+                    Err(failure) if failure.is_transient() && attempt < DOWNLOAD_ATTEMPTS => {
+                        tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+                        attempt += 1;
+                    }
+                    downloaded => break downloaded,
+                }
+            }
         };
         match downloaded {
             Ok(path) => {

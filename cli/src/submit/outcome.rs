@@ -32,6 +32,13 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// Worth another try: no answer, or a server busy for a moment.
+    pub(crate) fn is_transient(&self) -> bool {
+        self.code == "connection_error" || matches!(self.http_status, Some(502..=504))
+    }
+}
+
 impl From<ApiError> for Failure {
     fn from(err: ApiError) -> Self {
         Self {
