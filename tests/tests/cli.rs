@@ -211,64 +211,64 @@ async fn a_folder_of_images_comes_back_as_grayscale_results() {
 
 #[tokio::test]
 async fn an_interrupted_submit_run_again_makes_no_duplicates() {
-    // Slow enough that the first run is still waiting when it is killed.
+    // Slow enough that a run with --wait is still waiting when it is killed.
     let system = TestSystem::start(Options {
-        processing_delay_ms: 1500,
+        processing_delay_ms: 1000,
         ..Options::default()
     })
     .await;
-    let input = folder_of(&["good/chelsea.png", "good/rocket.jpg", "good/camera.png"]);
+    let input = folder_of(&[
+        "good/camera.png",
+        "good/chelsea.png",
+        "good/coffee.png",
+        "good/photo-2mp.jpg",
+        "good/rocket.jpg",
+    ]);
     let out = input.path().join("results");
-    let args = [
-        "submit",
-        path_str(input.path()),
-        "--wait",
-        "--out",
-        path_str(&out),
-        "--json",
-    ];
+    let dir = path_str(input.path());
+    let waiting = ["submit", dir, "--wait", "--out", path_str(&out), "--json"];
 
-    // Killed (SIGKILL, no chance to clean up) once every upload is in, while it waits.
-    let mut first = command(
-        &system.base_url,
-        &[&args[..], &["--concurrency", "1"]].concat(),
-    )
-    .spawn()
-    .unwrap();
+    // Killed (SIGKILL: no chance to clean up) in the middle of its uploads, one at a time:
+    // as soon as the first task exists.
+    let mut uploading = command(&system.base_url, &["submit", dir, "--concurrency", "1"])
+        .spawn()
+        .unwrap();
+    while system.task_count().await == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    uploading.kill().await.unwrap();
+    // Run again with --wait, and killed while it waits.
+    let mut polling = command(&system.base_url, &waiting).spawn().unwrap();
     system
-        .eventually(
-            "the first run uploaded all three",
-            Duration::from_secs(60),
-            || async { system.task_count().await == 3 },
-        )
+        .eventually("every file uploaded", Duration::from_secs(60), || async {
+            system.task_count().await >= 5
+        })
         .await;
-    first.kill().await.unwrap();
+    polling.kill().await.unwrap();
 
-    let resumed = imagepipe(&system.base_url, &args).await;
-    resumed.assert_code(0, "the run again waits for the same tasks");
+    let resumed = imagepipe(&system.base_url, &waiting).await;
+    resumed.assert_code(0, "the third run waits for the same tasks");
     let lines = resumed.lines();
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 5);
     assert!(lines.iter().all(|l| l["ok"] == true), "{lines:?}");
-    assert_eq!(system.task_count().await, 3, "no task made twice");
+    assert_eq!(system.task_count().await, 5, "no task made twice");
     let ids = task_ids(&lines);
-    assert_eq!(ids.len(), 3);
-    for name in [
-        "chelsea.result.png",
-        "rocket.result.jpg",
+    assert_eq!(ids.len(), 5);
+    for result in [
         "camera.result.png",
+        "chelsea.result.png",
+        "coffee.result.png",
+        "photo-2mp.result.jpg",
+        "rocket.result.jpg",
     ] {
-        assert!(out.join(name).exists(), "{name} written");
+        assert!(out.join(result).exists(), "{result} written");
     }
 
     // Once more, after everything is done: the same tasks again.
-    let again = imagepipe(
-        &system.base_url,
-        &["submit", path_str(input.path()), "--json"],
-    )
-    .await;
+    let again = imagepipe(&system.base_url, &["submit", dir, "--json"]).await;
     again.assert_code(0, "accepted again");
     assert_eq!(task_ids(&again.lines()), ids, "the same task ids");
-    assert_eq!(system.task_count().await, 3);
+    assert_eq!(system.task_count().await, 5);
     system.cleanup().await;
 }
 
