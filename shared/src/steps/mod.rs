@@ -1,7 +1,8 @@
 //! Chains of steps: what a task does to its image, chosen per request. Defined once here, so
 //! ingest and the processor read, check and size a chain the same way.
 //!
-//! - [`types`]: the steps themselves (wire format and OpenAPI schema in one), and their bounds;
+//! - [`types`]: the steps themselves (wire format and OpenAPI schema in one); [`bounds`], their
+//!   parameters' limits;
 //!   the model steps' types in `model_steps`.
 //! - [`parse`]: a client's JSON to typed steps, every problem at its JSON pointer.
 //! - [`check`]: the rules of a chain, and the sizes it makes from the image's own.
@@ -11,6 +12,7 @@
 //! A task's chain is [`Chain::Default`] (the seed's grayscale and simulated delay, the delay
 //! being each service's `PROCESSING_DELAY_MS`) unless the request gave steps or a preset.
 
+pub mod bounds;
 mod check;
 mod geometry;
 mod model_steps;

@@ -4,7 +4,7 @@
 use poem_openapi::{Enum, Object, types::Example};
 use serde::{Deserialize, Serialize};
 
-use super::types::bounds;
+use super::bounds;
 
 fn default_min_face_score() -> f32 {
     bounds::DEFAULT_MIN_FACE_SCORE
@@ -38,7 +38,7 @@ impl Example for DetectFaces {
     }
 }
 
-/// How `blur_faces` hides a face.
+/// How `blur_faces` hides a face (default `blur`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Enum)]
 #[serde(rename_all = "snake_case")]
 #[oai(rename_all = "snake_case", rename = "FaceHiding")]

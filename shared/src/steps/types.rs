@@ -2,37 +2,13 @@
 //! the database, idempotency's canonical form, through serde) and the OpenAPI schema (through
 //! poem-openapi), so what the document shows is what the services read and write.
 //!
-//! Bounds live in [`bounds`]; the `validator` attributes repeat them for the OpenAPI
+//! Bounds live in [`super::bounds`]; the `validator` attributes repeat them for the OpenAPI
 //! document only (poem-openapi takes literals there), and a unit test checks the two agree.
 
 use poem_openapi::{Enum, Object, Union, types::Example};
 use serde::{Deserialize, Serialize};
 
 pub use super::model_steps::{BlurFaces, DetectFaces, FaceHiding, Infer};
-
-/// The numeric bounds of every parameter, the one place they are defined.
-pub mod bounds {
-    pub const MIN_SIGMA: f32 = 0.1;
-    pub const MAX_BLUR_SIGMA: f32 = 50.0;
-    pub const MAX_SHARPEN_SIGMA: f32 = 10.0;
-    pub const MAX_SHARPEN_AMOUNT: f32 = 10.0;
-    pub const MIN_QUALITY: u8 = 1;
-    pub const MAX_QUALITY: u8 = 100;
-    /// Default of `MAX_DELAY_MS`, the largest `delay`.
-    pub const DEFAULT_MAX_DELAY_MS: u64 = 60_000;
-    /// Default of `MAX_STEPS`.
-    pub const DEFAULT_MAX_STEPS: usize = 16;
-    /// Longest `steps` field accepted, in bytes.
-    pub const MAX_STEPS_BYTES: usize = 16 * 1024;
-    /// Default `min_score` of the face steps: BlazeFace's scores on the test photographs
-    /// are 0.92 for a clear face and under 0.4 for none (the README, "Models").
-    pub const DEFAULT_MIN_FACE_SCORE: f32 = 0.75;
-    /// Default `padding` of `blur_faces`, a fraction of the box's side added on each side:
-    /// BlazeFace's box holds the eyes, nose and mouth, not the hair, ears and chin.
-    pub const DEFAULT_FACE_PADDING: f32 = 0.25;
-    /// Largest `padding` of `blur_faces`.
-    pub const MAX_FACE_PADDING: f32 = 1.0;
-}
 
 /// One step of a chain, told apart by `op`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Union)]
@@ -144,7 +120,7 @@ impl Step {
     }
 }
 
-/// How `resize` fits the image into `width` × `height`.
+/// How `resize` fits the image into `width` × `height` (default `contain`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Enum)]
 #[serde(rename_all = "snake_case")]
 #[oai(rename_all = "snake_case", rename = "ResizeFit")]
@@ -158,7 +134,7 @@ pub enum Fit {
     Fill,
 }
 
-/// Which part of the image `cover` keeps.
+/// Which part of the image `cover` keeps (default `centre`; only with `fit: cover`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, Enum)]
 #[serde(rename_all = "snake_case")]
 #[oai(rename_all = "snake_case")]
@@ -193,7 +169,7 @@ pub struct Resize {
     #[serde(default)]
     #[oai(default)]
     pub fit: Fit,
-    /// Only with `fit: cover`.
+    // Only with `fit: cover`, as the type's description says.
     #[serde(default)]
     #[oai(default)]
     pub gravity: Gravity,
