@@ -11,15 +11,18 @@ use imagepipe_shared::{
 };
 use poem::{
     EndpointExt, Route, Server,
+    endpoint::make_sync,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    web::Html,
 };
 use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api, auth::ApiKeys, backlog::Backlog, chains::ChainSettings, config::IngestConfig,
-    error::Problem, metrics::IngestMetrics, outbox, state::AppState, upload_memory::UploadMemory,
+    allow::AllowedMethods, api, auth::ApiKeys, backlog::Backlog, chains::ChainSettings,
+    config::IngestConfig, error::Problem, metrics::IngestMetrics, outbox, state::AppState,
+    upload_memory::UploadMemory,
 };
 
 /// A bound, connected ingest, ready to serve.
@@ -140,15 +143,28 @@ impl Application {
 pub fn routes(state: AppState, registry: SharedRegistry) -> impl poem::Endpoint {
     let metrics = state.metrics.clone();
     let service = api::service(state.clone());
-    let swagger = service.swagger_ui();
-    let spec = service.spec_endpoint();
-    Route::new()
+    let spec = service.spec();
+    let document = api::served_document(&spec, state.api_keys.enabled());
+    // Swagger UI shows the document it embeds: this ingest's, not poem-openapi's.
+    let swagger_page = service.swagger_ui_html().replace(&spec, &document);
+    let allowed = AllowedMethods::new(&document);
+    let routes = Route::new()
         .at("/", poem::get(crate::web::index))
         .at("/static/app.js", poem::get(crate::web::script))
         .at("/static/app.css", poem::get(crate::web::stylesheet))
         .nest_no_strip("/api/v1", service)
-        .nest("/docs", swagger)
-        .at("/openapi.json", spec)
+        .at(
+            "/docs",
+            poem::get(make_sync(move |_| Html(swagger_page.clone()))),
+        )
+        .at(
+            "/openapi.json",
+            poem::get(make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json; charset=utf-8")
+                    .body(document.clone())
+            })),
+        )
         .at("/health/live", poem::get(api::health::live))
         .at("/health/ready", poem::get(api::health::ready))
         .at("/metrics", poem::get(serve_metrics))
@@ -157,7 +173,7 @@ pub fn routes(state: AppState, registry: SharedRegistry) -> impl poem::Endpoint 
         .data(registry)
         // Errors outside the API's own responses (unknown route, wrong method) still get a
         // problem document.
-        .catch_all_error(|err: poem::Error| async move { Problem::outside_the_api(&err) })
-        // Outermost, so it sees every answer, errors included, as the client does.
-        .with(metrics)
+        .catch_all_error(|err: poem::Error| async move { Problem::outside_the_api(&err) });
+    // Outermost, so it sees every answer, errors included, as the client does.
+    allowed.around(routes).with(metrics)
 }

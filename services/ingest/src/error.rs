@@ -41,9 +41,11 @@ pub enum ApiError {
     TaskNotCancellable { id: Uuid, status: String },
     #[error("task {id} is {status}; only a FAILED task can be retried")]
     TaskNotRetryable { id: Uuid, status: String },
+    #[error("task {id} is {status}; only a COMPLETED task has a result")]
+    ResultNotReady { id: Uuid, status: String },
     #[error("a valid API key is required in the X-API-Key header")]
     Unauthorized,
-    #[error("the Idempotency-Key header must be 1 to 255 characters, without control characters")]
+    #[error("the Idempotency-Key header must be 1 to 255 printable ASCII characters")]
     InvalidIdempotencyKey,
     #[error("this Idempotency-Key was already used with a different file or chain of steps")]
     IdempotencyKeyReused,
@@ -159,6 +161,7 @@ impl ApiError {
             Self::TaskExpired(_) => StatusCode::GONE,
             Self::TaskNotCancellable { .. }
             | Self::TaskNotRetryable { .. }
+            | Self::ResultNotReady { .. }
             | Self::IdempotencyKeyInUse => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -184,6 +187,7 @@ impl ApiError {
             Self::TaskExpired(_) => "task_expired",
             Self::TaskNotCancellable { .. } => "task_not_cancellable",
             Self::TaskNotRetryable { .. } => "task_not_retryable",
+            Self::ResultNotReady { .. } => "result_not_ready",
             Self::Unauthorized => "unauthorized",
             Self::InvalidIdempotencyKey => "invalid_idempotency_key",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
@@ -223,8 +227,43 @@ impl ApiError {
     }
 
     /// From a request that poem could not parse (bad query parameter, not multipart...).
+    ///
+    /// poem's own messages name its internals (``failed to parse path `param0` ...
+    /// string_uuid``), so each kind of error is told here in the API's words instead.
     pub fn from_parse_error(err: poem::Error) -> Self {
-        Self::InvalidRequest(err.to_string())
+        use poem_openapi::error::{
+            ContentTypeError, ParseMultipartError, ParseParamError, ParsePathError,
+            ParseRequestPayloadError,
+        };
+        if let Some(param) = err.downcast_ref::<ParseParamError>() {
+            return match param.name {
+                "Idempotency-Key" => Self::InvalidIdempotencyKey,
+                "cursor" => Self::InvalidCursor,
+                "limit" => Self::InvalidRequest("`limit` must be an integer from 1 to 100".into()),
+                "status" => Self::InvalidRequest(
+                    "`status` must be one of PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED"
+                        .into(),
+                ),
+                name => Self::InvalidRequest(format!("the `{name}` parameter is invalid")),
+            };
+        }
+        if err.is::<ParsePathError>() {
+            // Every path parameter of the API is a task id.
+            return Self::InvalidTaskId("like 0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b".into());
+        }
+        if let Some(multipart) = err.downcast_ref::<ParseMultipartError>() {
+            return Self::InvalidRequest(format!(
+                "the body is not a valid multipart form: {}",
+                multipart.reason
+            ));
+        }
+        if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
+            return Self::InvalidRequest(format!("the body cannot be read: {}", payload.reason));
+        }
+        if err.is::<ContentTypeError>() {
+            return Self::InvalidRequest("the body must be multipart/form-data".into());
+        }
+        Self::InvalidRequest("the request cannot be read".into())
     }
 }
 
@@ -286,6 +325,10 @@ impl ApiError {
                 id,
                 status: "PENDING".into(),
             },
+            Self::ResultNotReady {
+                id,
+                status: "FAILED".into(),
+            },
             Self::Unauthorized,
             Self::InvalidIdempotencyKey,
             Self::IdempotencyKeyReused,
@@ -315,6 +358,7 @@ impl ApiError {
                 | Self::TaskExpired(_)
                 | Self::TaskNotCancellable { .. }
                 | Self::TaskNotRetryable { .. }
+                | Self::ResultNotReady { .. }
                 | Self::Unauthorized
                 | Self::InvalidIdempotencyKey
                 | Self::IdempotencyKeyReused

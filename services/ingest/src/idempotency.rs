@@ -36,9 +36,12 @@ pub(crate) enum Claim {
     Replay(Uuid),
 }
 
-/// Check a key's shape before anything else.
+/// Check a key's shape before anything else: 1 to 255 printable ASCII characters, as the
+/// OpenAPI document states (`^[ -~]+$`; poem checks it there first, this is the rule for
+/// callers that do not come through the API).
 pub(crate) fn validate(key: &str) -> Result<(), ApiError> {
-    if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
+    let printable = key.bytes().all(|b| (b' '..=b'~').contains(&b));
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !printable {
         return Err(ApiError::InvalidIdempotencyKey);
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! their jobs (transactional outbox), relays jobs to RabbitMQ, and serves task status, the
 //! OpenAPI document and Swagger UI.
 
+mod allow;
 mod api;
 pub mod app;
 mod auth;

@@ -113,7 +113,10 @@ impl AnalyzeApi {
         auth: Auth,
         /// Makes retrying the upload safe: the same key with the same file and chain within 24
         /// hours (configurable) answers with the first request's task. Scoped per API key.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 255, pattern = r"^[ -~]+$")
+        )]
         idempotency_key: Header<Option<String>>,
         /// W3C trace context: the task's job and events continue this trace (a new one is
         /// started without it), so its logs in every service carry the same `trace_id`.

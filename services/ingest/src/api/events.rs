@@ -13,10 +13,11 @@ use super::{
     ApiTags,
     responses::endpoint_response,
     task_view::{TaskView, view},
-    tasks::{find_visible, path_error},
+    tasks::find_visible,
 };
 use crate::{
     auth::{Auth, Scope},
+    error::ApiError,
     state::AppState,
     tasks_repo,
 };
@@ -38,7 +39,7 @@ endpoint_response! {
         #[oai(status = 200)]
         Ok(EventStream<BoxStream<'static, TaskView>>),
     }
-    bad_request = path_error;
+    bad_request = ApiError::from_parse_error;
     errors {
         /// The id is not a UUID (`invalid_task_id`).
         BadRequest = 400,

@@ -2,6 +2,8 @@
 //! response enum become its OpenAPI text.
 
 mod analyze;
+mod document;
+mod downloads;
 mod events;
 pub(crate) mod health;
 mod presets;
@@ -10,6 +12,8 @@ mod task_view;
 mod tasks;
 
 use poem_openapi::{OpenApiService, Tags};
+
+pub(crate) use document::served_document;
 
 use crate::state::AppState;
 
@@ -29,6 +33,7 @@ pub(crate) fn service(
         analyze::AnalyzeApi,
         presets::PresetsApi,
         tasks::TasksApi,
+        downloads::DownloadsApi,
         events::EventsApi,
     ),
     (),
@@ -42,6 +47,9 @@ pub(crate) fn service(
                 state: state.clone(),
             },
             tasks::TasksApi {
+                state: state.clone(),
+            },
+            downloads::DownloadsApi {
                 state: state.clone(),
             },
             events::EventsApi { state },

@@ -25,7 +25,7 @@ use crate::error::ApiError;
 ///         #[oai(status = 200)]
 ///         Ok(Json<Box<TaskView>>),
 ///     }
-///     bad_request = path_error;
+///     bad_request = ApiError::from_parse_error;
 ///     errors {
 ///         /// The id is not a UUID (`invalid_task_id`).
 ///         BadRequest = 400,

@@ -53,7 +53,7 @@ impl From<Status> for TaskStatus {
     }
 }
 
-/// Why a task failed.
+/// Why a task failed: a task's `error`, present only when it is FAILED.
 #[derive(Debug, Object)]
 pub struct TaskError {
     /// Stable, machine-readable code, e.g. `undecodable_image`, `storage_unavailable`.
@@ -62,8 +62,11 @@ pub struct TaskError {
     pub message: String,
 }
 
-/// An object in the store, and a URL to download it without credentials.
+/// An object in the store, and a URL to download it without credentials: a task's
+/// `original`, the uploaded image. (`GET /api/v1/tasks/{task_id}/original` streams it through
+/// the API instead.)
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct StoredObject {
     pub bucket: String,
     pub key: String,
@@ -72,8 +75,10 @@ pub struct StoredObject {
     pub url_expires_at: Option<DateTime<Utc>>,
 }
 
-/// The processed image: where it is, and what it is.
+/// The processed image, where it is and what it is: a task's `result`, present only when it
+/// is COMPLETED. (`GET /api/v1/tasks/{task_id}/result` streams it through the API.)
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ResultObject {
     #[oai(flatten)]
     pub stored: StoredObject,
@@ -87,9 +92,10 @@ pub struct ResultObject {
     pub size_bytes: Option<i64>,
 }
 
-/// A task and, once it ended, its outcome.
+/// A task and, once it ended, its outcome. A field with nothing to say is left out, never
+/// sent as `null`: `error` appears only when FAILED, `result` only when COMPLETED.
 #[derive(Debug, Object)]
-#[oai(example)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct TaskView {
     pub task_id: Uuid,
     pub status: Status,
@@ -109,7 +115,8 @@ pub struct TaskView {
     pub started_at: Option<DateTime<Utc>>,
     /// When it ended: COMPLETED, FAILED or CANCELLED.
     pub completed_at: Option<DateTime<Utc>>,
-    /// The reason, when FAILED.
+    // The referenced types carry the descriptions: a description beside a `$ref` makes
+    // poem-openapi wrap it in `allOf`, and generators then emit a second type for each.
     pub error: Option<TaskError>,
     /// The URL that gets a webhook when the task ends, if one was given.
     pub callback_url: Option<String>,
@@ -118,12 +125,10 @@ pub struct TaskView {
     pub steps: Vec<Step>,
     /// The preset the request named, if it named one.
     pub preset: Option<String>,
-    /// The uploaded original.
     pub original: StoredObject,
-    /// The processed image, when COMPLETED.
     pub result: Option<ResultObject>,
     /// What the chain's model steps (`detect_faces`, `blur_faces`, `infer`) found, one entry
-    /// per model step in chain order, when COMPLETED; null for a chain without a model step.
+    /// per model step in chain order, when COMPLETED; absent for a chain without a model step.
     pub analysis: Option<Analysis>,
 }
 

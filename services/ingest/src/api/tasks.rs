@@ -29,6 +29,7 @@ pub(crate) struct TasksApi {
 
 /// One page of tasks, newest first.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TaskPage {
     pub tasks: Vec<TaskView>,
     /// Pass as `cursor` to get the next (older) page; absent on the last page.
@@ -41,7 +42,7 @@ endpoint_response! {
         #[oai(status = 200)]
         Ok(Json<Box<TaskView>>),
     }
-    bad_request = path_error;
+    bad_request = ApiError::from_parse_error;
     errors {
         /// The id is not a UUID (`invalid_task_id`).
         BadRequest = 400,
@@ -53,15 +54,6 @@ endpoint_response! {
         Gone = 410,
         /// The database is unavailable (`database_unavailable`).
         Unavailable = 503,
-    }
-}
-
-/// A task id in the path that is not a UUID gets its own code.
-pub(super) fn path_error(err: poem::Error) -> ApiError {
-    if err.is::<poem_openapi::error::ParsePathError>() {
-        ApiError::InvalidTaskId(err.to_string())
-    } else {
-        ApiError::from_parse_error(err)
     }
 }
 
@@ -118,7 +110,7 @@ endpoint_response! {
         #[oai(status = 200)]
         Ok(Json<Box<TaskView>>),
     }
-    bad_request = path_error;
+    bad_request = ApiError::from_parse_error;
     errors {
         /// The id is not a UUID (`invalid_task_id`).
         BadRequest = 400,
@@ -141,7 +133,7 @@ endpoint_response! {
         #[oai(status = 202)]
         Accepted(Json<Accepted>, #[oai(header = "Location")] String),
     }
-    bad_request = path_error;
+    bad_request = ApiError::from_parse_error;
     errors {
         /// The id is not a UUID (`invalid_task_id`).
         BadRequest = 400,
@@ -195,6 +187,7 @@ impl TasksApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
+        #[oai(validator(min_length = 1))]
         cursor: Query<Option<String>>,
     ) -> ListTasksResponse {
         let page = async {
