@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::{StreamExt, TryStreamExt, stream::BoxStream};
 use object_store::{
     Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions,
     PutPayload, WriteMultipart, path::Path, signer::Signer,
@@ -143,6 +143,30 @@ impl Bucket {
         let path = Path::from(key);
         let read = async { self.store.get(&path).await?.bytes().await };
         self.timed(read, key).await
+    }
+
+    /// The object at `key` as a stream of chunks, and its size: for relaying an object
+    /// without holding it whole. The request timeout bounds the wait for the object and for
+    /// each chunk after it, so a store that stalls mid-body ends the stream with an error.
+    pub async fn get_stream(
+        &self,
+        key: &str,
+    ) -> Result<(u64, BoxStream<'static, Result<Bytes, StorageError>>), StorageError> {
+        let found = self.timed(self.store.get(&Path::from(key)), key).await?;
+        let size = found.meta.size;
+        let (timeout, bucket) = (self.timeout, self.name.clone());
+        let chunks = futures::stream::unfold(found.into_stream(), move |mut chunks| {
+            let bucket = bucket.clone();
+            async move {
+                let chunk = match tokio::time::timeout(timeout, chunks.next()).await {
+                    Ok(None) => return None,
+                    Ok(Some(chunk)) => chunk.map_err(StorageError::Unavailable),
+                    Err(_) => Err(StorageError::Timeout { bucket, timeout }),
+                };
+                Some((chunk, chunks))
+            }
+        });
+        Ok((size, chunks.boxed()))
     }
 
     /// Whether an object exists at `key`.
