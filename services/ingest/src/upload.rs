@@ -174,6 +174,7 @@ impl UploadBody {
         let mut file = None;
         let mut callback_url = None;
         let mut chain = ChainRequest::default();
+        let mut steps: Vec<Bytes> = Vec::new();
         while let Some(field) = self.0.next_field().await.map_err(invalid)? {
             match field.name() {
                 Some("file") if file.is_none() => {
@@ -197,8 +198,11 @@ impl UploadBody {
                 }
                 // Read as bytes whatever the part's Content-Type: a client may send it as
                 // text/plain or application/json alike.
+                // One part with the JSON array, or one part per step, each a JSON object:
+                // what generators send for an array of objects in a multipart form.
                 Some("steps") => {
-                    let bytes = read_limited(field, MAX_STEPS_BYTES as u64)
+                    let room = MAX_STEPS_BYTES.saturating_sub(steps.iter().map(Bytes::len).sum());
+                    let bytes = read_limited(field, room as u64)
                         .await
                         .map_err(|e| match e {
                             ApiError::PayloadTooLarge { .. } => {
@@ -206,10 +210,9 @@ impl UploadBody {
                             }
                             other => other,
                         })?;
-                    if chain.steps.is_some() {
-                        return Err(ApiError::Chain(chains::repeated("steps")));
+                    if !bytes.trim_ascii().is_empty() {
+                        steps.push(bytes);
                     }
-                    chain.steps = Some(bytes).filter(|b| !b.trim_ascii().is_empty());
                 }
                 Some("preset") => {
                     let bytes = read_limited(field, MAX_PRESET_LEN as u64)
@@ -230,6 +233,7 @@ impl UploadBody {
                 _ => {}
             }
         }
+        chain.steps = chains::join_step_parts(steps);
         Ok(UploadedForm {
             file: file.ok_or(ApiError::MissingFile)?,
             callback_url,

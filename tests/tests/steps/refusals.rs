@@ -32,8 +32,9 @@ async fn every_refused_chain_names_its_code_and_place_and_leaves_nothing_behind(
     let cases: Vec<Case> = vec![
         ("not JSON", steps("{"), "invalid_steps", "/steps"),
         (
+            // (One object is one step: what a generated client sends for a chain of one.)
             "not an array",
-            steps(r#"{"op":"grayscale"}"#),
+            steps(r#""grayscale""#),
             "invalid_steps",
             "/steps",
         ),
@@ -162,13 +163,15 @@ async fn every_refused_chain_names_its_code_and_place_and_leaves_nothing_behind(
             "/preset",
         ),
         (
-            "steps given twice",
+            // Several `steps` parts are a step each (how generators send an array of objects
+            // in a form); two arrays are not two steps.
+            "steps in parts that are not a step each",
             vec![
                 ("steps", r#"[{"op":"grayscale"}]"#.to_owned()),
                 ("steps", r#"[{"op":"grayscale"}]"#.to_owned()),
             ],
             "invalid_steps",
-            "/steps",
+            "/steps/0",
         ),
         (
             "unknown preset",
