@@ -124,12 +124,33 @@ async fn every_documented_status_is_returned_and_nothing_else() {
         system.sql(&sql).await;
     }
     let unknown = Uuid::now_v7();
+    // A COMPLETED task with a result object, for its download.
+    let completed = task_id_of(
+        &seen
+            .upload(file("coffee.png", read("good/coffee.png")), key)
+            .await,
+    );
+    let result_key = format!("results/{completed}.png");
+    system
+        .storage
+        .processed
+        .upload_file(&result_key, read("good/logo.png").into(), "image/png")
+        .await
+        .unwrap();
+    system
+        .sql(&format!(
+            "UPDATE tasks SET status = 'COMPLETED', result_key = '{result_key}', \
+             result_content_type = 'image/png', completed_at = now() WHERE id = '{completed}'"
+        ))
+        .await;
 
     for (operation, method, suffix) in [
         ("get_task", Method::GET, ""),
         ("cancel_task", Method::POST, "/cancel"),
         ("retry_task", Method::POST, "/retry"),
         ("task_events", Method::GET, "/events"),
+        ("download_result", Method::GET, "/result"),
+        ("download_original", Method::GET, "/original"),
     ] {
         let at = |id: &dyn std::fmt::Display| format!("/api/v1/tasks/{id}{suffix}");
         seen.call(operation, method.clone(), &at(&"not-a-uuid"), Some(KEY))
@@ -189,6 +210,14 @@ async fn every_documented_status_is_returned_and_nothing_else() {
     .await; // 409
     seen.call("list_tasks", Method::GET, "/api/v1/tasks", Some(KEY))
         .await; // 200
+    for (operation, id, suffix) in [
+        ("download_result", completed, "result"),   // 200
+        ("download_result", pending, "result"),     // 409
+        ("download_original", pending, "original"), // 200
+    ] {
+        let path = format!("/api/v1/tasks/{id}/{suffix}");
+        seen.call(operation, Method::GET, &path, Some(KEY)).await;
+    }
     seen.call(
         "list_tasks",
         Method::GET,
@@ -244,6 +273,11 @@ async fn every_documented_status_is_returned_and_nothing_else() {
         Some(KEY),
     )
     .await;
+    for suffix in ["result", "original"] {
+        let path = format!("/api/v1/tasks/{completed}/{suffix}");
+        let operation = format!("download_{suffix}");
+        seen.call(&operation, Method::GET, &path, Some(KEY)).await;
+    }
     system.db_proxy.as_ref().unwrap().restore();
 
     let document = system.openapi_document().await;
