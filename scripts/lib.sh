@@ -152,6 +152,19 @@ ensure_browser() {
   fi
 }
 
+# The TypeScript client generator of the generated-client test (tests/tests/clients.rs):
+# @hey-api/openapi-ts, TypeScript and Node's types, pinned in tests/clients/typescript's
+# package-lock.json (35 MB, about 15 s), installed again whenever the lock changes. (The
+# Python generator is in ensure_python_tools' venv.)
+TS_CLIENT_DIR="$ROOT/tests/clients/typescript"
+ensure_client_generators() {
+  if ! cmp -s "$TS_CLIENT_DIR/package-lock.json" "$TS_CLIENT_DIR/node_modules/.installed-lock.json"; then
+    log "installing the TypeScript client generator (npm ci in tests/clients/typescript)"
+    npm ci --prefix "$TS_CLIENT_DIR" --no-audit --no-fund >/dev/null
+    cp "$TS_CLIENT_DIR/package-lock.json" "$TS_CLIENT_DIR/node_modules/.installed-lock.json"
+  fi
+}
+
 # The face detector's model and the ONNX Runtime library the processor loads (`ort`,
 # load-dynamic), pinned in models.lock (versions and SHA-256, read by deploy/Dockerfile's
 # model stages too) and fetched by scripts/fetch-models.sh into .local/models: the onnxruntime

@@ -21,6 +21,7 @@ ensure_python_tools
 ensure_mlserver
 ensure_models
 ensure_browser
+ensure_client_generators
 
 export IMAGEPIPE_TEST_S3_ENDPOINT="http://$S3_HOST:$S3_PORT"
 # The fault tests run the services as processes too (to SIGKILL and SIGTERM them), the
