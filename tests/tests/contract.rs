@@ -83,7 +83,14 @@ async fn every_route_answers_a_wrong_method_with_allow() {
             (path, methods)
         })
         .collect();
-    for page in ["/", "/docs", "/openapi.json", "/health/live", "/metrics"] {
+    for page in [
+        "/",
+        "/docs",
+        "/docs/",
+        "/openapi.json",
+        "/health/live",
+        "/metrics",
+    ] {
         routes.push((page.into(), vec!["GET".into()]));
     }
     for (path, methods) in routes {

@@ -153,9 +153,13 @@ pub fn routes(state: AppState, registry: SharedRegistry) -> impl poem::Endpoint 
         .at("/static/app.js", poem::get(crate::web::script))
         .at("/static/app.css", poem::get(crate::web::stylesheet))
         .nest_no_strip("/api/v1", service)
-        .at(
+        // Nested, so that `/docs` and `/docs/` both answer, as they did.
+        .nest(
             "/docs",
-            poem::get(make_sync(move |_| Html(swagger_page.clone()))),
+            Route::new().at(
+                "/",
+                poem::get(make_sync(move |_| Html(swagger_page.clone()))),
+            ),
         )
         .at(
             "/openapi.json",
