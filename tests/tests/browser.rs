@@ -14,7 +14,10 @@
 //! streams with `fetch` (so the key can travel in `X-API-Key`), and that no key went into a
 //! URL or to the object store.
 //!
-//! Drives Debian's headless Chromium with `tests/browser/upload.mjs` and `auth.mjs`
+//! Swagger UI at `/docs` renders every operation of the served document and reports no error
+//! (docs.mjs): the document is one it reads without complaint.
+//!
+//! Drives Debian's headless Chromium with `tests/browser/upload.mjs`, `auth.mjs` and `docs.mjs`
 //! (playwright-core, one browser launch per test); needs `apt-get install -y chromium` and
 //! `npm ci --prefix tests/browser`, which scripts/test.sh does. Leaves the pages' screenshots
 //! in `target/browser/`.
@@ -200,5 +203,33 @@ async fn with_api_keys_the_page_asks_for_a_key_and_works_with_it() {
         .await;
     assert_eq!(status, 401, "the list needs the key");
 
+    system.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swagger_ui_shows_every_operation_without_errors() {
+    let system = TestSystem::start(Options {
+        start_processor: false,
+        ..Options::default()
+    })
+    .await;
+    let document = system.openapi_document().await;
+    let operations: usize = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|methods| methods.as_object().unwrap().len())
+        .sum();
+    let stdout = run_script(
+        &system,
+        "docs.mjs",
+        "docs.png",
+        &[("OPERATIONS", OsStr::new(&operations.to_string()))],
+    )
+    .await;
+    assert!(
+        stdout.contains(&format!("swagger ui: {operations} operations, no errors")),
+        "{stdout}"
+    );
     system.cleanup().await;
 }
