@@ -14,6 +14,7 @@ mod error;
 mod idempotency;
 mod metrics;
 mod outbox;
+mod parse_error;
 mod state;
 mod tasks_repo;
 mod upload;
