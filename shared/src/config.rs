@@ -169,11 +169,21 @@ pub struct WebhookPolicyConfig {
         default_value = ""
     )]
     pub webhook_allowed_hosts: Vec<String>,
+
+    /// Addresses callbacks may reach although they are loopback, private, link-local, cloud
+    /// metadata or otherwise refused by default: comma-separated CIDRs or single addresses
+    /// (`10.1.0.0/16,127.0.0.1`). Empty: none. Every address a callback host resolves to is
+    /// checked, at upload and again when delivering.
+    #[arg(long, env = "WEBHOOK_ALLOWED_ADDRESSES", default_value = "")]
+    pub webhook_allowed_addresses: crate::webhooks::AddressList,
 }
 
 impl WebhookPolicyConfig {
     pub fn policy(&self) -> crate::webhooks::CallbackPolicy {
-        crate::webhooks::CallbackPolicy::new(&self.webhook_allowed_hosts)
+        crate::webhooks::CallbackPolicy::new(
+            &self.webhook_allowed_hosts,
+            self.webhook_allowed_addresses.clone(),
+        )
     }
 }
 

@@ -4,10 +4,23 @@
 //! taken over `<t>.<body>` with the shared secret. Receivers recompute it, compare in constant
 //! time, and reject a timestamp older than they tolerate (5 minutes is usual): a replayed
 //! delivery carries its old timestamp, and changing the timestamp breaks the signature.
+//!
+//! Where a callback may go is checked in two layers: its host must be on the allow-list
+//! (`WEBHOOK_ALLOWED_HOSTS`), and every address the host has must pass the address rules
+//! ([`addresses`], `WEBHOOK_ALLOWED_ADDRESSES`), at upload and again at delivery, where the
+//! connection goes only to the addresses just checked ([`resolve`]).
+
+pub mod addresses;
+pub mod resolve;
+
+use std::{net::IpAddr, sync::Arc};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use url::Url;
+use url::{Host, Url};
+
+pub use addresses::{AddressList, AddressRules};
+pub use resolve::{CheckedDns, Resolver, SystemResolver, refusal_in};
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "Imagepipe-Signature";
@@ -27,6 +40,16 @@ pub enum CallbackRejected {
     Disabled,
     #[error("callback_url host {0} is not in the allowed list")]
     HostNotAllowed(String),
+    #[error(
+        "callback_url host {host} has address {address} ({range}), refused unless WEBHOOK_ALLOWED_ADDRESSES covers it"
+    )]
+    AddressRefused {
+        host: String,
+        address: IpAddr,
+        range: &'static str,
+    },
+    #[error("callback_url host {host} does not resolve: {reason}")]
+    Unresolvable { host: String, reason: String },
 }
 
 /// One allowed destination.
@@ -69,27 +92,53 @@ impl HostPattern {
     }
 }
 
-/// The allow-list of callback destinations.
-#[derive(Debug, Clone, Default)]
+/// Where callbacks may go: the host allow-list, the address rules, and the resolver that
+/// turns one into the other.
+#[derive(Debug, Clone)]
 pub struct CallbackPolicy {
     allowed: Vec<HostPattern>,
+    dns: CheckedDns,
+}
+
+impl Default for CallbackPolicy {
+    fn default() -> Self {
+        Self::new(&[], AddressList::default())
+    }
 }
 
 impl CallbackPolicy {
-    pub fn new(entries: &[String]) -> Self {
+    /// `hosts` as `WEBHOOK_ALLOWED_HOSTS` lists them; `addresses` allowed inside the refused
+    /// ranges. Names are looked up by the system's resolver.
+    pub fn new(hosts: &[String], addresses: AddressList) -> Self {
         Self {
-            allowed: entries
-                .iter()
-                .filter_map(|e| HostPattern::parse(e))
-                .collect(),
+            allowed: hosts.iter().filter_map(|e| HostPattern::parse(e)).collect(),
+            dns: CheckedDns {
+                resolver: Arc::new(SystemResolver),
+                rules: AddressRules::new(addresses),
+            },
         }
+    }
+
+    /// The same policy, names looked up by `resolver`.
+    pub fn with_resolver(mut self, resolver: Arc<dyn Resolver>) -> Self {
+        self.dns.resolver = resolver;
+        self
+    }
+
+    /// The resolver of the client that delivers: it hands the connection only addresses
+    /// that pass the rules, so what is checked is what is connected to.
+    pub fn dns(&self) -> CheckedDns {
+        self.dns.clone()
     }
 
     pub fn is_enabled(&self) -> bool {
         !self.allowed.is_empty()
     }
 
-    /// The URL, parsed, if callbacks may go there.
+    /// The URL, parsed, if callbacks may go there as far as can be told without a lookup: the
+    /// host is allowed, and an address written in the URL passes the address rules. A name's
+    /// addresses are checked by [`Self::check_destination`] and, at delivery, by [`Self::dns`]
+    /// (the HTTP client never looks an address literal up, so this is its only check).
     pub fn check(&self, raw: &str) -> Result<Url, CallbackRejected> {
         if !self.is_enabled() {
             return Err(CallbackRejected::Disabled);
@@ -108,11 +157,36 @@ impl CallbackPolicy {
             .trim_end_matches(']')
             .to_ascii_lowercase();
         let port = url.port_or_known_default().unwrap_or(80);
-        if self.allowed.iter().any(|p| p.matches(&host, port)) {
-            Ok(url)
-        } else {
-            Err(CallbackRejected::HostNotAllowed(host))
+        if !self.allowed.iter().any(|p| p.matches(&host, port)) {
+            return Err(CallbackRejected::HostNotAllowed(host));
         }
+        let literal = match url.host() {
+            Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            _ => None,
+        };
+        if let Some(address) = literal {
+            self.dns
+                .rules
+                .check(address)
+                .map_err(|refused| CallbackRejected::AddressRefused {
+                    host,
+                    address,
+                    range: refused.range,
+                })?;
+        }
+        Ok(url)
+    }
+
+    /// [`Self::check`], then the host's addresses looked up (within
+    /// [`resolve::LOOKUP_TIMEOUT`]) and every one checked: the check at upload. A name that
+    /// does not resolve is refused, as nothing could be delivered to it now.
+    pub async fn check_destination(&self, raw: &str) -> Result<Url, CallbackRejected> {
+        let url = self.check(raw)?;
+        if let Some(Host::Domain(name)) = url.host() {
+            resolve::checked_addresses(&*self.dns.resolver, &self.dns.rules, name).await?;
+        }
+        Ok(url)
     }
 }
 
@@ -137,7 +211,10 @@ mod tests {
     use super::*;
 
     fn policy(entries: &[&str]) -> CallbackPolicy {
-        CallbackPolicy::new(&entries.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        CallbackPolicy::new(
+            &entries.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "127.0.0.1".parse().unwrap(),
+        )
     }
 
     #[test]

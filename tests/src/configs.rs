@@ -62,6 +62,11 @@ impl ServiceConfigs {
         if !options.webhook_allowed_hosts.is_empty() {
             webhooks.webhook_allowed_hosts = options.webhook_allowed_hosts.clone();
         }
+        webhooks.webhook_allowed_addresses = options
+            .webhook_allowed_addresses
+            .join(",")
+            .parse()
+            .expect("the test's allowed addresses are CIDRs");
         let mut shutdown = processor.shutdown.clone();
         shutdown.shutdown_grace_secs = 10;
         let health_defaults = processor.health.clone();
@@ -231,6 +236,10 @@ impl Flags {
 
     fn webhooks(&mut self, webhooks: &WebhookPolicyConfig) -> &mut Self {
         self.list("--webhook-allowed-hosts", &webhooks.webhook_allowed_hosts)
+            .set(
+                "--webhook-allowed-addresses",
+                &webhooks.webhook_allowed_addresses,
+            )
     }
 
     fn shutdown(&mut self, shutdown: &ShutdownConfig) -> &mut Self {
@@ -295,6 +304,7 @@ mod tests {
             webhook_allowed_hosts: vec!["127.0.0.1:7".to_owned(), "example.com".to_owned()],
             webhook_secret: Some("secret".to_owned()),
             webhook_retry_min_ms: 8,
+            webhook_allowed_addresses: vec!["127.0.0.1".to_owned(), "10.0.0.0/8".to_owned()],
             retention_secs: 9,
             max_analysis_bytes: 10,
             models_file: Some("/models/models.toml".into()),

@@ -30,6 +30,12 @@ pub struct Options {
     /// `WEBHOOK_SECRET` of the result-writer.
     pub webhook_secret: Option<String>,
     pub webhook_retry_min_ms: u64,
+    /// `WEBHOOK_ALLOWED_ADDRESSES` (CIDRs or addresses; empty: none). The tests' receivers
+    /// listen on 127.0.0.1, a refused address unless listed here.
+    pub webhook_allowed_addresses: Vec<String>,
+    /// Looks up callback hosts for ingest and the result-writer in this process (`None`: the
+    /// system's resolver), so a test can give a name the addresses it needs.
+    pub webhook_resolver: Option<std::sync::Arc<dyn imagepipe_shared::webhooks::Resolver>>,
     /// `RETENTION_SECS` (0: keep forever).
     pub retention_secs: u64,
     /// `ALLOWED_OPS` of ingest (empty: every op).
@@ -62,6 +68,8 @@ impl Default for Options {
             webhook_allowed_hosts: Vec::new(),
             webhook_secret: None,
             webhook_retry_min_ms: 200,
+            webhook_allowed_addresses: Vec::new(),
+            webhook_resolver: None,
             retention_secs: 0,
             allowed_ops: Vec::new(),
             presets_file: None,

@@ -144,8 +144,12 @@ impl TestSystem {
         let services = vec![tokio::spawn({
             let shutdown = shutdown.clone();
             let config = configs.result_writer.clone();
+            let resolver = options
+                .webhook_resolver
+                .clone()
+                .unwrap_or_else(|| std::sync::Arc::new(imagepipe_shared::webhooks::SystemResolver));
             async move {
-                imagepipe_result_writer::run(config, shutdown)
+                imagepipe_result_writer::run_with_resolver(config, resolver, shutdown)
                     .await
                     .expect("result-writer runs")
             }
@@ -191,6 +195,10 @@ impl TestSystem {
             .await
             .expect("ingest starts")
             .expect("ingest was not stopped while starting");
+        let app = match &self.options.webhook_resolver {
+            Some(resolver) => app.with_callback_resolver(resolver.clone()),
+            None => app,
+        };
         self.base_url = format!("http://127.0.0.1:{}", app.port());
         let handle = tokio::spawn({
             let token = token.clone();

@@ -36,4 +36,5 @@ mod steps;
 mod task_api;
 mod topology_upgrade;
 mod transitions;
+mod webhook_addresses;
 mod webhooks;

@@ -1,5 +1,6 @@
 //! Completion webhooks: signed, retried until received, and only ever sent to allowed hosts.
-//! (Durable across a result-writer restart: `serial::webhooks`, which stops one.)
+//! (Durable across a result-writer restart: `serial::webhooks`, which stops one; where a
+//! host's addresses may lead: `webhook_addresses`.)
 
 use std::time::Duration;
 
@@ -57,6 +58,8 @@ pub(crate) async fn delivered(
 pub(crate) fn options(port: u16) -> Options {
     Options {
         webhook_allowed_hosts: vec![format!("127.0.0.1:{port}")],
+        // The receiver listens on loopback, refused unless allowed.
+        webhook_allowed_addresses: vec!["127.0.0.1/32".to_owned()],
         webhook_secret: Some(SECRET.to_owned()),
         webhook_retry_min_ms: 200,
         ..Options::default()

@@ -99,6 +99,17 @@ impl Application {
         self.address.port()
     }
 
+    /// Callback hosts looked up by `resolver` instead of the system's (tests give names the
+    /// addresses they need; the machine's hosts file is never edited).
+    pub fn with_callback_resolver(
+        mut self,
+        resolver: Arc<dyn imagepipe_shared::webhooks::Resolver>,
+    ) -> Self {
+        let policy = (*self.state.callbacks).clone().with_resolver(resolver);
+        self.state.callbacks = Arc::new(policy);
+        self
+    }
+
     /// Serve until `shutdown` fires, then finish in-flight requests (up to 10 s) and stop.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let relay = tokio::spawn(outbox::run(

@@ -53,6 +53,9 @@ pub enum ApiError {
     IdempotencyKeyInUse,
     #[error("{0}")]
     CallbackRejected(String),
+    /// The callback host resolves to a refused address, or to none.
+    #[error("{0}")]
+    CallbackAddressRefused(String),
     /// The chain of steps is refused (`invalid_steps`, `output_too_large`, `unknown_preset`,
     /// `unknown_model`), each problem at its place in the request.
     #[error("the chain of steps is refused: {}", .0.summary())]
@@ -156,6 +159,7 @@ impl ApiError {
             | Self::UndecodableImage(_)
             | Self::IdempotencyKeyReused
             | Self::CallbackRejected(_)
+            | Self::CallbackAddressRefused(_)
             | Self::Chain(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::TaskExpired(_) => StatusCode::GONE,
@@ -193,6 +197,7 @@ impl ApiError {
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::IdempotencyKeyInUse => "idempotency_key_in_use",
             Self::CallbackRejected(_) => "callback_not_allowed",
+            Self::CallbackAddressRefused(_) => "callback_address_refused",
             Self::Chain(err) => err.code.as_str(),
             Self::InvalidCursor => "invalid_cursor",
             Self::StorageUnavailable(_) => "storage_unavailable",
@@ -223,6 +228,18 @@ impl ApiError {
                 ..problem
             },
             _ => problem,
+        }
+    }
+}
+
+impl From<imagepipe_shared::webhooks::CallbackRejected> for ApiError {
+    fn from(rejected: imagepipe_shared::webhooks::CallbackRejected) -> Self {
+        use imagepipe_shared::webhooks::CallbackRejected;
+        match rejected {
+            CallbackRejected::AddressRefused { .. } | CallbackRejected::Unresolvable { .. } => {
+                Self::CallbackAddressRefused(rejected.to_string())
+            }
+            _ => Self::CallbackRejected(rejected.to_string()),
         }
     }
 }
@@ -294,6 +311,7 @@ impl ApiError {
             Self::IdempotencyKeyReused,
             Self::IdempotencyKeyInUse,
             Self::CallbackRejected("not allowed".into()),
+            Self::CallbackAddressRefused("loopback".into()),
             Self::Chain(ChainError::invalid(
                 imagepipe_shared::steps::StepProblem::at("/steps", "wrong"),
             )),
@@ -324,6 +342,7 @@ impl ApiError {
                 | Self::IdempotencyKeyReused
                 | Self::IdempotencyKeyInUse
                 | Self::CallbackRejected(_)
+                | Self::CallbackAddressRefused(_)
                 | Self::Chain(_)
                 | Self::InvalidCursor
                 | Self::StorageUnavailable(_)

@@ -37,7 +37,9 @@ pub(crate) struct UploadForm {
     /// The image: JPEG, PNG, WebP, GIF, BMP or TIFF, decided from its bytes.
     file: Upload,
     /// Optional URL that receives a signed JSON POST when the task ends (COMPLETED, FAILED or
-    /// CANCELLED). Its host must be on the server's allow-list (`WEBHOOK_ALLOWED_HOSTS`).
+    /// CANCELLED). Its host must be on the server's allow-list (`WEBHOOK_ALLOWED_HOSTS`) and
+    /// resolve only to addresses the server allows: not loopback, private, link-local or cloud
+    /// metadata unless the server's `WEBHOOK_ALLOWED_ADDRESSES` says so.
     callback_url: Option<String>,
     /// The chain of steps to run on the image, in order, as JSON text (at most 16 KiB): each
     /// step an object told apart by `op`. Without it (and without `preset`) the task runs the

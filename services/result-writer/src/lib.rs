@@ -18,6 +18,7 @@ use std::{
 };
 
 use anyhow::Context;
+use imagepipe_shared::webhooks::{Resolver, SystemResolver};
 use imagepipe_shared::{amqp, db, health, storage::Storage};
 use sea_orm::ConnectionTrait;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,16 @@ use handlers::Handlers;
 
 /// Run until `shutdown` fires.
 pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run_with_resolver(config, Arc::new(SystemResolver), shutdown).await
+}
+
+/// [`run`], webhook hosts looked up by `resolver` (tests give names the addresses they need;
+/// the machine's hosts file is never edited).
+pub async fn run_with_resolver(
+    config: ResultWriterConfig,
+    resolver: Arc<dyn Resolver>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let Some(db) = db::connect_with_retry(&config.database, &shutdown)
         .await
         .context("cannot connect to the database")?
@@ -88,7 +99,12 @@ pub async fn run(config: ResultWriterConfig, shutdown: CancellationToken) -> any
         config.reaper_interval(),
         shutdown.clone(),
     ));
-    let dispatcher = match webhooks::Dispatcher::new(db.clone(), &config, metrics.clone())? {
+    let dispatcher = match webhooks::Dispatcher::new(
+        db.clone(),
+        &config,
+        resolver,
+        metrics.clone(),
+    )? {
         Some(dispatcher) => Some(tokio::spawn(dispatcher.run(shutdown.clone()))),
         None => {
             if config.webhooks.policy().is_enabled() {

@@ -6,14 +6,18 @@
 //! result-writers never send the same one at once), POSTs them signed, and records the
 //! outcome: delivered, retried later with exponential backoff, or abandoned after the last
 //! attempt. Delivery is at least once; receivers drop duplicates by `Imagepipe-Delivery`.
+//!
+//! The client connects only to addresses that pass the address rules, looked up again for
+//! each connection by the policy's resolver ([`CallbackPolicy::dns`]); a host that now
+//! resolves to a refused address makes a failed attempt, nothing sent.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use imagepipe_entity::webhook_delivery;
 use imagepipe_shared::periodic::Ticks;
 use imagepipe_shared::webhooks::{
-    CallbackPolicy, DELIVERY_ID_HEADER, SIGNATURE_HEADER, signature_header,
+    CallbackPolicy, DELIVERY_ID_HEADER, Resolver, SIGNATURE_HEADER, refusal_in, signature_header,
 };
 use imagepipe_shared::{db::bounded, retry};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement};
@@ -117,18 +121,25 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// `None` when no secret is configured: nothing unsigned is ever sent.
+    /// `None` when no secret is configured: nothing unsigned is ever sent. Callback hosts
+    /// are looked up by `resolver` (the system's in service).
     pub fn new(
         db: DatabaseConnection,
         config: &ResultWriterConfig,
+        resolver: Arc<dyn Resolver>,
         metrics: WriterMetrics,
     ) -> anyhow::Result<Option<Self>> {
         let Some(secret) = config.webhook_secret.clone().filter(|s| !s.is_empty()) else {
             return Ok(None);
         };
+        let policy = config.webhooks.policy().with_resolver(resolver);
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(config.webhook_timeout_secs))
             .connect_timeout(Duration::from_secs(5))
+            // Connect only where the address rules allow: the addresses this resolver checked.
+            .dns_resolver(policy.dns())
+            // A proxy would resolve the host itself, past the address rules.
+            .no_proxy()
             // A redirect could lead anywhere, past the allow-list.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("imagepipe-webhooks/", env!("CARGO_PKG_VERSION")))
@@ -137,7 +148,7 @@ impl Dispatcher {
             db,
             client,
             secret: secret.into_bytes(),
-            policy: config.webhooks.policy(),
+            policy,
             max_attempts: i32::try_from(config.webhook_max_attempts.max(1)).unwrap_or(i32::MAX),
             retry_min: Duration::from_millis(config.webhook_retry_min_ms),
             poll: Duration::from_millis(config.webhook_poll_ms),
@@ -227,7 +238,8 @@ impl Dispatcher {
     }
 
     async fn send(&self, due: &Due) -> Result<(), Failure> {
-        // Checked again at send time: the allow-list may have shrunk since the upload.
+        // Checked again at send time: the allow-list may have shrunk since the upload. (A name's
+        // addresses are checked as the client connects.)
         let url = self
             .policy
             .check(&due.url)
@@ -243,7 +255,14 @@ impl Dispatcher {
             .body(body)
             .send()
             .await
-            .map_err(|e| Failure::Retry(format!("request failed: {e}")))?;
+            .map_err(|e| {
+                // DNS answers change (and may change back): a refused address is a failed
+                // attempt, retried on the usual schedule, its reason recorded as such.
+                Failure::Retry(match refusal_in(&e) {
+                    Some(refused) => format!("not sent: {refused}"),
+                    None => format!("request failed: {}", error_chain(&e)),
+                })
+            })?;
         let status = response.status();
         if status.is_success() {
             Ok(())
@@ -276,10 +295,23 @@ impl Dispatcher {
     }
 }
 
+/// An error and its causes, `: `-separated: reqwest's own message ("error sending request")
+/// names no cause.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 enum Failure {
     /// Worth another attempt.
     Retry(String),
-    /// No attempt can succeed (URL no longer allowed).
+    /// No attempt can succeed (URL no longer allowed, by host or by its written address).
     Permanent(String),
 }
 

@@ -82,7 +82,8 @@ endpoint_response! {
         /// problem's JSON pointer in `errors`; the
         /// `Idempotency-Key` was used before with a different file or chain
         /// (`idempotency_key_reused`); or the `callback_url` is not allowed
-        /// (`callback_not_allowed`).
+        /// (`callback_not_allowed`) or its host resolves to a refused address, or to none
+        /// (`callback_address_refused`).
         Unprocessable = 422,
         /// The object store or the database is unavailable, or too much work is waiting; nothing
         /// was kept. Retry after the `Retry-After` seconds (`storage_unavailable`,
@@ -172,13 +173,11 @@ async fn accept(
             &state.upload_memory,
         )
         .await?;
-    let callback_url = form
-        .callback_url
-        .as_deref()
-        .map(|raw| state.callbacks.check(raw))
-        .transpose()
-        .map_err(|e| ApiError::CallbackRejected(e.to_string()))?
-        .map(String::from);
+    // The host's addresses are looked up and checked here, and again at every delivery.
+    let callback_url = match form.callback_url.as_deref() {
+        Some(raw) => Some(String::from(state.callbacks.check_destination(raw).await?)),
+        None => None,
+    };
     let (upload, header) = form.file.inspect(state.config.decode_limits()).await?;
     let chain = form
         .chain
