@@ -3,7 +3,7 @@
 //! than the limits allow.
 #![no_main]
 
-use imagepipe_processor::kernel::decode::{ShrinkTarget, jpeg_scaled};
+use imagepipe_kernel::decode::{ShrinkTarget, jpeg_scaled};
 use imagepipe_shared::image_rules::DecodeLimits;
 use libfuzzer_sys::fuzz_target;
 

@@ -9,11 +9,13 @@ mod fatal;
 mod job_analysis;
 mod job_chain;
 mod job_error;
-pub mod kernel;
 mod metrics;
-pub mod models;
 pub mod test_hooks;
 mod worker;
+
+/// The pixel work and the models, a crate of their own (services/processor/kernel): the
+/// one part of the processor the test builds optimize.
+pub use imagepipe_kernel::{self as kernel, models};
 
 use std::{
     sync::{Arc, atomic::AtomicBool},
