@@ -41,21 +41,38 @@ ensure_build_tools() {
   fi
 }
 
+# One installer into .local at a time: wait for whoever holds the install lock (.ci/run's
+# background installs), then hold it until this shell exits.
+hold_install_lock() {
+  mkdir -p "$LOCAL"
+  exec {INSTALL_LOCK_FD}>"$LOCAL/install.lock"
+  if ! flock --nonblock "$INSTALL_LOCK_FD"; then
+    log "waiting for the installs running in the background"
+    flock "$INSTALL_LOCK_FD"
+  fi
+}
+
 # The S3 server: whatever already listens on S3_HOST:S3_PORT (MinIO, garage, ...), or the
 # workspace's own imagepipe-s3-server (tests/s3-server: a real S3 implementation over
 # .local/s3), built with cargo and left running. `ensure_s3 release` builds it in release, as
-# scripts/run.sh builds the services; by default it is a debug build, which shares most of its
-# dependencies' builds with the tests' (fast enough for tests: about 50 MB/s of uploads).
+# scripts/run.sh builds the services; by default it is a debug build (fast enough for tests:
+# about 50 MB/s of uploads). Further arguments replace `-p imagepipe-s3-server` in its cargo
+# build: scripts/test.sh passes its own build's, so that build (which has the server among its
+# binaries) is reused as it is, instead of a second build of the shared dependencies with the
+# server's smaller feature set.
 ensure_s3() {
   local profile=${1:-debug}
+  shift || true
   if port_open "$S3_HOST" "$S3_PORT"; then
     log "S3 server already listening on $S3_HOST:$S3_PORT"
     return 0
   fi
   local flags=()
   [ "$profile" = release ] && flags=(--release)
+  local build=("$@")
+  [ ${#build[@]} -eq 0 ] && build=(-p imagepipe-s3-server)
   log "building imagepipe-s3-server ($profile)"
-  cargo build --quiet "${flags[@]}" -p imagepipe-s3-server
+  cargo build --quiet "${flags[@]}" "${build[@]}"
   mkdir -p "$LOCAL/s3"
   log "starting imagepipe-s3-server on $S3_HOST:$S3_PORT (data in .local/s3, log in .local/s3-server.log)"
   nohup "${CARGO_TARGET_DIR:-$ROOT/target}/$profile/imagepipe-s3-server" --bind "$S3_HOST:$S3_PORT" \

@@ -1,27 +1,17 @@
 #!/usr/bin/env bash
-# Run every test: the Kubernetes manifest checks and the test-hooks check first (offline,
-# seconds), then unit tests and the end-to-end suite against real PostgreSQL, RabbitMQ and an
-# S3 server (started here if none is listening). Extra arguments go to `cargo test`.
+# Run every test: the test-hooks check (offline, a second), the build, the Kubernetes,
+# Compose and Dockerfile checks, then unit tests and the end-to-end suite against real
+# PostgreSQL, RabbitMQ and an S3 server (started here if none is listening). Extra arguments
+# go to `cargo build` and `cargo test`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-log "validate manifests"
-if ! bash "$ROOT/scripts/validate-manifests.sh"; then
-  log "FAILED: the Kubernetes manifests under deploy/k8s (problems above; rerun alone with scripts/validate-manifests.sh)"
-  exit 1
-fi
 log "check that production builds lack the test hooks"
 bash "$ROOT/scripts/check-test-hooks.sh"
 ensure_build_tools
 ensure_postgres
 ensure_rabbitmq
-ensure_s3
-ensure_python_tools
-ensure_mlserver
-ensure_models
-ensure_browser
-ensure_client_generators
 
 export IMAGEPIPE_TEST_S3_ENDPOINT="http://$S3_HOST:$S3_PORT"
 # The fault tests run the services as processes too (to SIGKILL and SIGTERM them), the
@@ -32,10 +22,29 @@ TEST_BUILD=(--workspace --features imagepipe-processor/test-hooks)
 # build (the two longest compiles) then run beside each other instead of one after the other.
 log "cargo build ${TEST_BUILD[*]} --bins --tests"
 cargo build "${TEST_BUILD[@]}" --bins --tests "$@"
+
+# What the tests install into .local (venvs, MLServer, models, Chromium, npm packages): after
+# the build, and after any installer still running (.ci/run starts them in the background
+# before it compiles, holding the install lock), so two never write the same venv.
+hold_install_lock
+log "validate manifests"
+if ! bash "$ROOT/scripts/validate-manifests.sh"; then
+  log "FAILED: the deployment files under deploy/ or docker-compose.yml (problems above; rerun alone with scripts/validate-manifests.sh)"
+  exit 1
+fi
+ensure_python_tools
+ensure_mlserver
+ensure_models
+ensure_browser
+ensure_client_generators
+# The S3 server is one of the binaries just built: started from that build.
+ensure_s3 debug "${TEST_BUILD[@]}" --bins "$@"
 # Every crate's tests, in parallel, but the end-to-end tests that cut dependencies or kill
-# services (the module `serial`, matched by name)...
-log "cargo test ${TEST_BUILD[*]} -- --skip serial::"
-cargo test "${TEST_BUILD[@]}" "$@" -- --skip serial::
+# services (the module `serial`, matched by name)... Four at a time, not one per core: an
+# end-to-end test spends most of its time waiting on its system (processing delays, polls,
+# retries), so two cores keep four busy. TEST_THREADS overrides it.
+log "cargo test ${TEST_BUILD[*]} -- --skip serial:: --test-threads=${TEST_THREADS:-4}"
+cargo test "${TEST_BUILD[@]}" "$@" -- --skip serial:: --test-threads="${TEST_THREADS:-4}"
 # ...which run after, apart and one at a time.
 log "cargo test ${TEST_BUILD[*]} --test e2e -- serial:: --test-threads=1"
 cargo test "${TEST_BUILD[@]}" --test e2e "$@" -- serial:: --test-threads=1
