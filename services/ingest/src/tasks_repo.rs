@@ -4,12 +4,14 @@
 //! this module adds what ingest commits with them: the job in the outbox and the idempotency
 //! key.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use chrono::Utc;
 use imagepipe_entity::{outbox, task, task_tombstone};
-use imagepipe_shared::{messages::JobMessage, tasks, trace::TraceContext};
+use imagepipe_shared::{db::bounded, messages::JobMessage, tasks, trace::TraceContext};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, SqlErr,
     TransactionTrait,
 };
 use uuid::Uuid;
@@ -18,28 +20,101 @@ pub(crate) use imagepipe_shared::tasks::client::NewTask;
 
 use crate::{auth::Scope, db_deadline::timed, error::ApiError, idempotency};
 
+/// How creating a task failed.
+#[derive(Debug)]
+pub(crate) enum CreateFailure {
+    /// Nothing was committed: the transaction failed before its COMMIT was sent.
+    NotCommitted(ApiError),
+    /// The COMMIT was sent and no answer came (an error, or the deadline ran out), and
+    /// trying again could not tell either: the task may exist.
+    Unknown(ApiError),
+}
+
 /// Insert the task (PENDING) and its job in the outbox, in one transaction: either both are
 /// committed, and the relay will publish the job, or neither is. `idempotency`: the claimed
 /// key (scope, key) to record the task on; `trace`: the trace the job continues.
+///
+/// A COMMIT that got no answer may have happened (the database went silent after receiving
+/// it, or was slower than the deadline). The same transaction is then tried once more, with
+/// the same task id: it commits if the first did not, and meets the first's row if it did
+/// (waiting for it while it is still being committed), so either way the task exists, once.
 pub(crate) async fn create(
     db: &DatabaseConnection,
     new: NewTask,
     idempotency: Option<(String, String)>,
     trace: TraceContext,
-) -> Result<(), ApiError> {
+) -> Result<(), CreateFailure> {
     let job = JobMessage::new(new.id, new.original_key.clone(), new.content_type.clone())
         .with_steps(new.steps.clone());
-    let payload = serde_json::to_value(&job).map_err(|e| ApiError::Internal(e.into()))?;
-    timed(async {
+    let payload = serde_json::to_value(&job)
+        .map_err(|e| CreateFailure::NotCommitted(ApiError::Internal(e.into())))?;
+    let attempt = || {
+        insert(
+            db,
+            new.clone(),
+            payload.clone(),
+            idempotency.as_ref(),
+            trace,
+        )
+    };
+    let first = match attempt().await {
+        Ok(()) => return Ok(()),
+        Err(Attempt::NotCommitted(err)) => {
+            return Err(CreateFailure::NotCommitted(unavailable(err)));
+        }
+        Err(Attempt::Unknown(err)) => err,
+    };
+    tracing::warn!(task_id = %new.id, err = %first, "a task's commit got no answer; trying it again");
+    match attempt().await {
+        Ok(()) => Ok(()),
+        Err(Attempt::NotCommitted(err) | Attempt::Unknown(err)) if is_duplicate(&err) => Ok(()),
+        Err(Attempt::NotCommitted(_) | Attempt::Unknown(_)) => {
+            Err(CreateFailure::Unknown(unavailable(first)))
+        }
+    }
+}
+
+/// Where one try of the creating transaction failed.
+enum Attempt {
+    NotCommitted(DbErr),
+    Unknown(DbErr),
+}
+
+async fn insert(
+    db: &DatabaseConnection,
+    new: NewTask,
+    payload: serde_json::Value,
+    idempotency: Option<&(String, String)>,
+    trace: TraceContext,
+) -> Result<(), Attempt> {
+    let committing = AtomicBool::new(false);
+    let result = bounded(async {
         let txn = db.begin().await?;
         let task = tasks::client::create(&txn, new, Utc::now()).await?;
         enqueue(&txn, task.id, payload, trace).await?;
-        if let Some((scope, key)) = &idempotency {
+        if let Some((scope, key)) = idempotency {
             idempotency::complete(&txn, scope, key, task.id).await?;
         }
+        committing.store(true, Ordering::SeqCst);
         txn.commit().await
     })
-    .await
+    .await;
+    result.map_err(|err| {
+        if committing.load(Ordering::SeqCst) {
+            Attempt::Unknown(err)
+        } else {
+            Attempt::NotCommitted(err)
+        }
+    })
+}
+
+/// The task's row is there already: the first try committed.
+fn is_duplicate(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+fn unavailable(err: DbErr) -> ApiError {
+    ApiError::DatabaseUnavailable(err.into())
 }
 
 /// Put a job in the outbox, inside the caller's transaction.

@@ -6,6 +6,7 @@
 
 use tokio::sync::{Mutex, MutexGuard};
 
+mod ambiguous_commit;
 mod crashes;
 mod database_black_hole;
 mod faults;

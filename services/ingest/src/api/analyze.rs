@@ -12,7 +12,7 @@ use crate::{
     error::ApiError,
     idempotency::{self, Claim},
     state::AppState,
-    tasks_repo::{self, NewTask},
+    tasks_repo::{self, CreateFailure, NewTask},
     upload::{Spooled, UploadBody},
 };
 
@@ -208,11 +208,25 @@ async fn accept(
         callback_url,
         chain,
     };
-    let created = create(state, scope, checked, idempotency.clone(), trace).await;
-    if let (Err(_), Some((scope, key))) = (&created, &idempotency) {
-        idempotency::release(&state.db, scope, key).await;
-    }
-    created
+    // From here the upload is stored and recorded, or taken back, to the end, even if this
+    // request is dropped meanwhile (see `finishing`).
+    let finish = {
+        let state = state.clone();
+        let scope = scope.clone();
+        async move {
+            let created = create(&state, &scope, checked, idempotency.clone(), trace).await;
+            if let (Err(_), Some((scope, key))) = (&created, &idempotency) {
+                idempotency::release(&state.db, scope, key).await;
+            }
+            created
+        }
+        .in_current_span()
+    };
+    state
+        .finishing
+        .run_to_end(finish)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
 }
 
 /// An upload that passed every check: what its task is made of.
@@ -261,12 +275,21 @@ async fn create(
         steps: chain.steps,
         preset: chain.preset,
     };
-    if let Err(err) = tasks_repo::create(&state.db, new_task, idempotency, trace).await {
-        // Nothing was committed: take the object back so no orphan is left.
-        if let Err(cleanup) = state.storage.uploads.delete(&original_key).await {
-            tracing::warn!(%task_id, %cleanup, "cannot delete the original of an upload that failed");
+    match tasks_repo::create(&state.db, new_task, idempotency, trace).await {
+        Ok(()) => {}
+        Err(CreateFailure::NotCommitted(err)) => {
+            // Nothing was committed: take the object back so no orphan is left.
+            if let Err(cleanup) = state.storage.uploads.delete(&original_key).await {
+                tracing::warn!(%task_id, %cleanup, "cannot delete the original of an upload that failed");
+            }
+            return Err(err);
         }
-        return Err(err);
+        Err(CreateFailure::Unknown(err)) => {
+            // The task may exist: it needs its original. If it does not, the object is an
+            // orphan, which costs storage; taking it back could cost a task.
+            tracing::warn!(%task_id, "a task's commit got no answer; its original is kept");
+            return Err(err);
+        }
     }
     state.relay_wakeup.notify_one();
     tracing::info!(%task_id, content_type = header.media_type(), size_bytes, "upload accepted");
