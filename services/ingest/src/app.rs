@@ -25,6 +25,10 @@ use crate::{
     upload_memory::UploadMemory,
 };
 
+/// How long requests in flight at shutdown may take to finish before their connections are
+/// closed.
+pub const REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A bound, connected ingest, ready to serve.
 pub struct Application {
     acceptor: TcpAcceptor,
@@ -82,6 +86,7 @@ impl Application {
             storage,
             publisher: Arc::new(publisher),
             relay_wakeup: Arc::new(Notify::new()),
+            finishing: crate::finishing::Finishing::default(),
         };
         Ok(Some(Self {
             acceptor,
@@ -110,14 +115,18 @@ impl Application {
         self
     }
 
-    /// Serve until `shutdown` fires, then finish in-flight requests (up to 10 s) and stop.
+    /// Serve until `shutdown` fires, then finish in-flight requests (up to [`REQUEST_GRACE`]),
+    /// and the uploads already being stored however long their requests lasted, and stop.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        // The relay goes on publishing the jobs of uploads accepted during the grace, and
+        // stops only once the last of them is committed.
+        let relay_stop = CancellationToken::new();
         let relay = tokio::spawn(outbox::run(
             self.state.db.clone(),
             self.state.publisher.clone(),
             self.state.relay_wakeup.clone(),
             self.state.config.outbox_poll(),
-            shutdown.clone(),
+            relay_stop.clone(),
         ));
         let gauge = tokio::spawn(crate::backlog::measure(
             self.state.backlog.clone(),
@@ -132,17 +141,20 @@ impl Application {
             shutdown.clone(),
         ));
         tracing::info!(address = %self.address, "ingest listening");
+        let finishing = self.state.finishing.clone();
         let routes = routes(self.state, self.registry);
         let signal = shutdown.clone();
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 routes,
                 async move { signal.cancelled().await },
-                Some(std::time::Duration::from_secs(10)),
+                Some(REQUEST_GRACE),
             )
             .await
             .context("HTTP server failed")?;
         shutdown.cancel();
+        finishing.all_done().await;
+        relay_stop.cancel();
         let _ = relay.await;
         let _ = gauge.await;
         tracing::info!("ingest stopped");

@@ -11,6 +11,7 @@ mod chains;
 pub mod config;
 mod db_deadline;
 mod error;
+mod finishing;
 mod idempotency;
 mod metrics;
 mod outbox;

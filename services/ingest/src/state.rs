@@ -29,6 +29,8 @@ pub struct AppState {
     pub upload_memory: Arc<crate::upload_memory::UploadMemory>,
     /// The operator's rules, presets and allowed ops for chains of steps.
     pub(crate) chains: Arc<crate::chains::ChainSettings>,
+    /// Uploads being stored and recorded, which shutdown waits for.
+    pub(crate) finishing: crate::finishing::Finishing,
 }
 
 #[cfg(test)]
@@ -56,6 +58,7 @@ impl AppState {
             db: DatabaseConnection::default(),
             storage: Storage::in_memory(),
             relay_wakeup: Arc::new(Notify::new()),
+            finishing: crate::finishing::Finishing::default(),
             chains: Arc::new(
                 crate::chains::ChainSettings::from_config(&config)
                     .expect("the default chain settings are valid"),
