@@ -21,8 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     allow::AllowedMethods, api, auth::ApiKeys, backlog::Backlog, chains::ChainSettings,
-    config::IngestConfig, error::Problem, metrics::IngestMetrics, outbox, state::AppState,
-    upload_memory::UploadMemory,
+    config::IngestConfig, error::Problem, metrics::IngestMetrics, outbox, rate_limit::RateLimit,
+    state::AppState, upload_memory::UploadMemory,
 };
 
 /// How long requests in flight at shutdown may take to finish before their connections are
@@ -74,9 +74,13 @@ impl Application {
         let backlog = Arc::new(Backlog::new(config.max_backlog));
         let mut registry = Registry::default();
         let metrics = IngestMetrics::register(&mut registry);
+        let api_keys = Arc::new(ApiKeys::new(&config.api_keys));
+        let rate_limit =
+            RateLimit::from_config(&config, api_keys.clone()).context("rate limit settings")?;
         let state = AppState {
             metrics,
-            api_keys: Arc::new(ApiKeys::new(&config.api_keys)),
+            api_keys,
+            rate_limit,
             callbacks: Arc::new(config.webhooks.policy()),
             backlog,
             upload_memory: Arc::new(UploadMemory::new(config.upload_memory_bytes)),
@@ -140,6 +144,7 @@ impl Application {
             std::time::Duration::from_millis(500),
             shutdown.clone(),
         ));
+        let forget = tokio::spawn(self.state.rate_limit.clone().forget_idle(shutdown.clone()));
         tracing::info!(address = %self.address, "ingest listening");
         let finishing = self.state.finishing.clone();
         let routes = routes(self.state, self.registry);
@@ -157,6 +162,7 @@ impl Application {
         relay_stop.cancel();
         let _ = relay.await;
         let _ = gauge.await;
+        let _ = forget.await;
         tracing::info!("ingest stopped");
         Ok(())
     }
@@ -167,7 +173,13 @@ pub fn routes(state: AppState, registry: SharedRegistry) -> impl poem::Endpoint 
     let metrics = state.metrics.clone();
     let service = api::service(state.clone());
     let spec = service.spec();
-    let document = api::served_document(&spec, state.api_keys.enabled());
+    let document = api::served_document(
+        &spec,
+        api::Served {
+            keys_required: state.api_keys.enabled(),
+            rate_limited: state.rate_limit.enabled(),
+        },
+    );
     // Swagger UI shows the document it embeds: this ingest's, not poem-openapi's.
     let swagger_page = service.swagger_ui_html().replace(&spec, &document);
     let allowed = AllowedMethods::new(&document);
@@ -175,7 +187,8 @@ pub fn routes(state: AppState, registry: SharedRegistry) -> impl poem::Endpoint 
         .at("/", poem::get(crate::web::index))
         .at("/static/app.js", poem::get(crate::web::script))
         .at("/static/app.css", poem::get(crate::web::stylesheet))
-        .nest_no_strip("/api/v1", service)
+        // The API alone is limited: health, metrics and the docs answer whatever a client did.
+        .nest_no_strip("/api/v1", service.with(state.rate_limit.clone()))
         // Nested, so that `/docs` and `/docs/` both answer, as they did.
         .nest(
             "/docs",

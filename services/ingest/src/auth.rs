@@ -2,20 +2,23 @@
 //! API endpoint needs a key in `X-API-Key`, and each key owns the tasks it created: it sees
 //! and acts on those only, and another key's task reads as not found.
 //!
-//! A key's owner id is a hash of the key, so the database never holds a usable key.
+//! A key's owner id is a hash of the key, so the database never holds a usable key. Keys are
+//! never logged: no span or event records a header, and the configuration's `Debug` is never
+//! written to the log.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use poem::Request;
 use poem_openapi::{SecurityScheme, auth::ApiKey};
 use sha2::{Digest, Sha256};
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use crate::error::ApiError;
 
-/// The configured keys, by owner id.
+/// The configured keys: each one's SHA-256 and owner id.
 #[derive(Debug, Default)]
 pub struct ApiKeys {
-    owners: HashMap<[u8; 32], String>,
+    owners: Vec<([u8; 32], String)>,
 }
 
 impl ApiKeys {
@@ -33,10 +36,19 @@ impl ApiKeys {
         !self.owners.is_empty()
     }
 
-    /// The owner id of a presented key, if it is one of ours. Looked up by digest: the
-    /// comparison never touches the key itself, so its timing tells nothing about it.
-    fn owner_of(&self, key: &str) -> Option<String> {
-        self.owners.get(&digest(key.trim())).cloned()
+    /// The owner id of a presented key, if it is one of ours. The presented key's digest is
+    /// compared with every configured one, in full and in constant time, whichever matches:
+    /// how long it takes says neither which key nor how much of one was right (a hash map's
+    /// probe would stop at the first differing byte).
+    pub(crate) fn owner_of(&self, key: &str) -> Option<String> {
+        let presented = digest(key.trim());
+        // 1 + the index of the matching key; 0: none.
+        let mut found = 0u64;
+        for (index, (configured, _)) in (1u64..).zip(&self.owners) {
+            found.conditional_assign(&index, configured[..].ct_eq(&presented[..]));
+        }
+        let index = usize::try_from(found).ok()?.checked_sub(1)?;
+        self.owners.get(index).map(|(_, owner)| owner.clone())
     }
 }
 
@@ -126,5 +138,19 @@ mod tests {
         assert_ne!(owner_id("alpha"), owner_id("beta"));
         assert_eq!(owner_id("alpha").len(), 16);
         assert!(!ApiKeys::new(&["".into()]).enabled());
+    }
+
+    #[test]
+    fn every_key_is_found_and_near_misses_are_not() {
+        let keys: Vec<String> = (0..5).map(|i| format!("key-number-{i}")).collect();
+        let configured = ApiKeys::new(&keys);
+        for key in &keys {
+            assert_eq!(configured.owner_of(key), Some(owner_id(key)));
+        }
+        // The same length, one character off; a prefix; nothing.
+        for wrong in ["key-number-5", "key-number-", "", "key-number-00"] {
+            assert_eq!(configured.owner_of(wrong), None, "{wrong:?}");
+        }
+        assert_eq!(ApiKeys::default().owner_of("key-number-0"), None);
     }
 }

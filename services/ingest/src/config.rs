@@ -87,6 +87,35 @@ pub struct IngestConfig {
     )]
     pub api_keys: Vec<String>,
 
+    /// Requests per minute each client may make to `/api/v1` (all operations together),
+    /// counted by this ingest alone; over it: 429 `rate_limited` with `Retry-After`. A client
+    /// is a valid API key, or else an address (see `TRUSTED_PROXIES`). 0 (the default): no
+    /// limit. Health, metrics, `/docs`, `/openapi.json` and the web page are never limited.
+    #[arg(long, env = "RATE_LIMIT_PER_MINUTE", default_value_t = 0)]
+    pub rate_limit_per_minute: u32,
+
+    /// Requests a client may make at once, on top of the rate, before it is limited (the size
+    /// of its bucket; at least 1).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_BURST",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub rate_limit_burst: u32,
+
+    /// Proxies whose `X-Forwarded-For` names the client, comma-separated CIDRs or addresses
+    /// (e.g. `10.0.0.0/8`): behind one, the client is the right-most address in the header
+    /// that is not a trusted proxy. Empty (the default): the socket's peer is the client and
+    /// the header is ignored.
+    #[arg(
+        long,
+        env = "TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub trusted_proxies: Vec<String>,
+
     /// How long an `Idempotency-Key` is remembered, in seconds.
     #[arg(long, env = "IDEMPOTENCY_TTL_SECS", default_value_t = 24 * 3600)]
     pub idempotency_ttl_secs: u64,

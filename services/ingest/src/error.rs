@@ -66,6 +66,9 @@ pub enum ApiError {
     StorageUnavailable(#[source] anyhow::Error),
     #[error("too much work is waiting ({waiting} jobs); try again later")]
     Overloaded { waiting: u64 },
+    /// Answered by the rate limit in front of the API, never by an endpoint.
+    #[error("too many requests from this client; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -162,6 +165,7 @@ impl ApiError {
             | Self::CallbackAddressRefused(_)
             | Self::Chain(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TaskExpired(_) => StatusCode::GONE,
             Self::TaskNotCancellable { .. }
             | Self::TaskNotRetryable { .. }
@@ -203,6 +207,7 @@ impl ApiError {
             Self::StorageUnavailable(_) => "storage_unavailable",
             Self::DatabaseUnavailable(_) => "database_unavailable",
             Self::Overloaded { .. } => "overloaded",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -318,6 +323,9 @@ impl ApiError {
             Self::InvalidCursor,
             Self::StorageUnavailable(cause()),
             Self::Overloaded { waiting: 1 },
+            Self::RateLimited {
+                retry_after_secs: 1,
+            },
             Self::DatabaseUnavailable(cause()),
             Self::Internal(cause()),
         ];
@@ -347,6 +355,7 @@ impl ApiError {
                 | Self::InvalidCursor
                 | Self::StorageUnavailable(_)
                 | Self::Overloaded { .. }
+                | Self::RateLimited { .. }
                 | Self::DatabaseUnavailable(_)
                 | Self::Internal(_) => {}
             }

@@ -31,6 +31,8 @@ pub struct AppState {
     pub(crate) chains: Arc<crate::chains::ChainSettings>,
     /// Uploads being stored and recorded, which shutdown waits for.
     pub(crate) finishing: crate::finishing::Finishing,
+    /// Requests per client (off unless `RATE_LIMIT_PER_MINUTE` is set).
+    pub(crate) rate_limit: crate::rate_limit::RateLimit,
 }
 
 #[cfg(test)]
@@ -42,9 +44,12 @@ impl AppState {
         use clap::Parser;
         let config = IngestConfig::parse_from(["ingest"]);
         let mut registry = prometheus_client::registry::Registry::default();
+        let api_keys = Arc::new(ApiKeys::new(&config.api_keys));
         Self {
             metrics: IngestMetrics::register(&mut registry),
-            api_keys: Arc::new(ApiKeys::new(&config.api_keys)),
+            rate_limit: crate::rate_limit::RateLimit::from_config(&config, api_keys.clone())
+                .expect("the default rate limit settings are valid"),
+            api_keys,
             callbacks: Arc::new(config.webhooks.policy()),
             backlog: Arc::new(crate::backlog::Backlog::new(config.max_backlog)),
             upload_memory: Arc::new(crate::upload_memory::UploadMemory::new(

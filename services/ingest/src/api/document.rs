@@ -10,6 +10,9 @@
 //!   `$ref`), and generators then emit a second type for each such property, or give up on an
 //!   enum ("cannot take allOf a non-object"). The referenced types say what the property
 //!   would have said, defaults included.
+//! - The rate limit answers before any operation does, so poem-openapi knows nothing of it:
+//!   with `RATE_LIMIT_PER_MINUTE` set, every operation documents its `429 rate_limited` with
+//!   `Retry-After`; without it, none does (it never happens).
 //! - The event stream is a `text/event-stream` string. poem-openapi describes it as an array
 //!   of tasks, and generators then parse the body as a JSON array and fail; each event's
 //!   `data` is the task, named by `x-event-data` (a specification extension, which validators,
@@ -20,8 +23,21 @@ use serde_json::{Value, json};
 /// The event stream's operation, as the document names it.
 const EVENTS_OPERATION: &str = "task_events";
 
-/// `spec`, poem-openapi's document, as served when API keys are required or not.
-pub(crate) fn served_document(spec: &str, keys_required: bool) -> String {
+/// What the served document follows of the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Served {
+    /// `API_KEYS` is set.
+    pub keys_required: bool,
+    /// `RATE_LIMIT_PER_MINUTE` is set.
+    pub rate_limited: bool,
+}
+
+/// `spec`, poem-openapi's document, as served with the configuration `served`.
+pub(crate) fn served_document(spec: &str, served: Served) -> String {
+    let Served {
+        keys_required,
+        rate_limited,
+    } = served;
     let Ok(mut document) = serde_json::from_str::<Value>(spec) else {
         // poem-openapi writes the document itself; it is JSON.
         return spec.to_owned();
@@ -34,6 +50,9 @@ pub(crate) fn served_document(spec: &str, keys_required: bool) -> String {
         }
         if operation["operationId"] == EVENTS_OPERATION {
             describe_event_stream(operation);
+        }
+        if rate_limited {
+            operation["responses"]["429"] = too_many_requests();
         }
     }
     if let Some(schemas) = document["components"]["schemas"].as_object_mut() {
@@ -71,6 +90,27 @@ fn unwrap_references(schema: &mut Value) {
     }
 }
 
+/// The rate limit's answer, as every operation documents it when the limit is on.
+fn too_many_requests() -> Value {
+    json!({
+        "description": "Too many requests from this client (`rate_limited`): over this \
+            server's `RATE_LIMIT_PER_MINUTE` for its API key, or for its address when it has \
+            none. Retry after the `Retry-After` seconds.",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until the next request is allowed (at least 1).",
+                "required": true,
+                "schema": { "type": "integer", "format": "uint64", "minimum": 1 },
+            },
+        },
+        "content": {
+            crate::error::PROBLEM_CONTENT_TYPE: {
+                "schema": { "$ref": "#/components/schemas/Problem" },
+            },
+        },
+    })
+}
+
 fn describe_event_stream(operation: &mut Value) {
     let Some(stream) = operation["responses"]["200"]["content"].get_mut("text/event-stream") else {
         return;
@@ -92,8 +132,15 @@ mod tests {
     use crate::state::AppState;
 
     fn document(keys_required: bool) -> Value {
+        served(Served {
+            keys_required,
+            rate_limited: false,
+        })
+    }
+
+    fn served(served: Served) -> Value {
         let spec = super::super::service(AppState::offline()).spec();
-        serde_json::from_str(&served_document(&spec, keys_required)).expect("JSON")
+        serde_json::from_str(&served_document(&spec, served)).expect("JSON")
     }
 
     fn securities(document: &Value) -> Vec<Value> {
@@ -116,6 +163,30 @@ mod tests {
             closed["components"]["securitySchemes"]["ApiKey"]["name"],
             "X-API-Key"
         );
+    }
+
+    #[test]
+    fn every_operation_documents_the_429_exactly_when_the_limit_is_on() {
+        for rate_limited in [false, true] {
+            let mut document = served(Served {
+                keys_required: false,
+                rate_limited,
+            });
+            let mut counted = 0;
+            for operation in operations(&mut document) {
+                let answer = &operation["responses"]["429"];
+                assert_eq!(!answer.is_null(), rate_limited, "{operation}");
+                if rate_limited {
+                    assert_eq!(
+                        answer["content"]["application/problem+json"]["schema"]["$ref"],
+                        "#/components/schemas/Problem"
+                    );
+                    assert_eq!(answer["headers"]["Retry-After"]["required"], true);
+                }
+                counted += 1;
+            }
+            assert!(counted >= 9, "{counted} operations");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod tasks;
 
 use poem_openapi::{OpenApiService, Tags};
 
-pub(crate) use document::served_document;
+pub(crate) use document::{Served, served_document};
 
 use crate::state::AppState;
 
