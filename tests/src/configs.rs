@@ -84,6 +84,13 @@ impl ServiceConfigs {
         if !options.api_keys.is_empty() {
             ingest.api_keys = options.api_keys.clone();
         }
+        ingest.rate_limit_per_minute = options.rate_limit_per_minute;
+        if let Some(burst) = options.rate_limit_burst {
+            ingest.rate_limit_burst = burst;
+        }
+        if !options.trusted_proxies.is_empty() {
+            ingest.trusted_proxies = options.trusted_proxies.clone();
+        }
         // The default chain's delay, as a task's `steps` shows it, is the processor's.
         ingest.processing_delay_ms = options.processing_delay_ms;
         if !options.allowed_ops.is_empty() {

@@ -17,6 +17,7 @@
 mod accounting;
 mod cleanup;
 mod configs;
+mod logs;
 pub mod made_models;
 pub mod mlserver;
 mod models;
@@ -30,6 +31,7 @@ mod system;
 mod testdata;
 mod webhook_receiver;
 
+pub use logs::CapturedLogs;
 pub use mlserver::{MlServer, ServedModel, TensorMeta};
 pub use models::models_config;
 pub use options::Options;

@@ -25,6 +25,12 @@ pub struct Options {
     pub proxy_db: bool,
     /// `API_KEYS` of ingest (empty: authentication off).
     pub api_keys: Vec<String>,
+    /// `RATE_LIMIT_PER_MINUTE` of ingest (0: no limit).
+    pub rate_limit_per_minute: u32,
+    /// `RATE_LIMIT_BURST` of ingest (`None`: its default).
+    pub rate_limit_burst: Option<u32>,
+    /// `TRUSTED_PROXIES` of ingest (empty: none).
+    pub trusted_proxies: Vec<String>,
     /// `WEBHOOK_ALLOWED_HOSTS` (empty: callbacks refused).
     pub webhook_allowed_hosts: Vec<String>,
     /// `WEBHOOK_SECRET` of the result-writer.
@@ -65,6 +71,9 @@ impl Default for Options {
             proxy_amqp: false,
             proxy_db: false,
             api_keys: Vec::new(),
+            rate_limit_per_minute: 0,
+            rate_limit_burst: None,
+            trusted_proxies: Vec::new(),
             webhook_allowed_hosts: Vec::new(),
             webhook_secret: None,
             webhook_retry_min_ms: 200,

@@ -55,11 +55,14 @@ async fn run(program: &Path, args: &[&OsStr], env: &[(&str, &OsStr)]) -> (String
     (stdout, stderr)
 }
 
-/// A system with authentication on, quick to process.
+/// A system with authentication on, quick to process, and a rate limit the flows stay under
+/// (so that the document the clients are generated from has its 429s, as in production).
 async fn system() -> TestSystem {
     TestSystem::start(Options {
         processing_delay_ms: 0,
         api_keys: vec![KEY.into()],
+        rate_limit_per_minute: 6000,
+        rate_limit_burst: Some(1000),
         ..Options::default()
     })
     .await

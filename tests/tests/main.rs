@@ -18,6 +18,7 @@
 mod access;
 mod analysis;
 mod api;
+mod api_keys;
 mod browser;
 mod cancellation;
 mod cli;
@@ -28,6 +29,7 @@ mod models;
 mod observability;
 mod openapi;
 mod pipeline;
+mod rate_limits;
 mod readiness;
 mod serial;
 mod settings;

@@ -18,8 +18,26 @@ async fn the_openapi_document_validates_as_openapi_3() {
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
     the_steps_are_one_schema_per_op_told_apart_by_op(&document);
     a_problem_lists_each_error_at_its_pointer(&document);
+    validate(&document);
+    system.cleanup().await;
+
+    // What the configuration adds (the key's security requirement, the rate limit's 429s)
+    // is valid too.
+    let system = TestSystem::start(Options {
+        start_processor: false,
+        api_keys: vec!["openapi-key".into()],
+        rate_limit_per_minute: 60,
+        ..Options::default()
+    })
+    .await;
+    validate(&system.openapi_document().await);
+    system.cleanup().await;
+}
+
+/// `document` passes openapi-spec-validator.
+fn validate(document: &Value) {
     let path = std::env::temp_dir().join(format!("imagepipe-openapi-{}.json", Uuid::now_v7()));
-    std::fs::write(&path, serde_json::to_vec_pretty(&document).unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_vec_pretty(document).unwrap()).unwrap();
     let output = std::process::Command::new(reference_python())
         .args(["-m", "openapi_spec_validator"])
         .arg(&path)
@@ -37,7 +55,6 @@ async fn the_openapi_document_validates_as_openapi_3() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    system.cleanup().await;
 }
 
 /// The schema a `$ref` names.
