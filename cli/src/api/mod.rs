@@ -149,16 +149,21 @@ async fn send(request: RequestBuilder) -> Result<Response, ApiError> {
     if status.is_success() {
         return Ok(response);
     }
-    let retry_after = (status == StatusCode::SERVICE_UNAVAILABLE)
-        .then(|| {
-            response
-                .headers()
-                .get(header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs)
-        })
-        .flatten();
+    // Both answers that ask to come back later say when: a server busy for a moment (503)
+    // and a rate limit (429).
+    let retry_after = matches!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+    )
+    .then(|| {
+        response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs)
+    })
+    .flatten();
     let body = response.bytes().await.map_err(ApiError::Unreachable)?;
     let problem = serde_json::from_slice(&body).unwrap_or_else(|_| types::Problem {
         // Not a problem document (a proxy's page, another server): show what it said.

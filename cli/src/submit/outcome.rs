@@ -35,7 +35,7 @@ impl Failure {
 impl Failure {
     /// Worth another try: no answer, or a server busy for a moment.
     pub(crate) fn is_transient(&self) -> bool {
-        self.code == "connection_error" || matches!(self.http_status, Some(502..=504))
+        self.code == "connection_error" || matches!(self.http_status, Some(429 | 502..=504))
     }
 }
 

@@ -1,5 +1,5 @@
 //! One file's upload: read, keyed, sent with its progress counted, and sent again when the
-//! server asks for it later (503 with `Retry-After`, a request with the same key still
+//! server asks for it later (503 or 429 with `Retry-After`, a request with the same key still
 //! running) or the connection broke after it was made. The idempotency key makes every
 //! resend safe: the server answers the same task.
 
@@ -70,7 +70,7 @@ fn backoff(err: &ApiError, attempt: u32) -> Option<Duration> {
     let growing = Duration::from_millis(500 * 2u64.pow(attempt - 1)).min(MAX_BACKOFF);
     match err {
         ApiError::Refused {
-            status: 503,
+            status: 503 | 429,
             retry_after,
             ..
         } => Some(retry_after.unwrap_or(growing).min(MAX_BACKOFF)),

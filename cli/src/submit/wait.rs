@@ -1,5 +1,5 @@
 //! Following a task to its end by polling `GET /api/v1/tasks/{id}`: often at first (most
-//! tasks are quick), less often the longer it takes. A moment's trouble (no answer, a 503)
+//! tasks are quick), less often the longer it takes. A moment's trouble (no answer, a 503, a 429 of a rate limit)
 //! is waited out; an answer that the task is gone is final.
 
 use std::time::Duration;
@@ -41,7 +41,7 @@ pub(crate) async fn until_ended(
 
 fn transient(err: &ApiError) -> bool {
     match err {
-        ApiError::Refused { status, .. } => *status == 503 || *status == 502 || *status == 504,
+        ApiError::Refused { status, .. } => matches!(status, 429 | 502..=504),
         ApiError::Unreachable(_) => true,
         ApiError::Unreadable { .. } => false,
     }
