@@ -180,6 +180,36 @@ pub(crate) fn processor_flags(config: &ProcessorConfig) -> Vec<String> {
     flags.checked_against(config)
 }
 
+/// The flags that give an ingest run as a process the settings of `config`.
+pub(crate) fn ingest_flags(config: &IngestConfig) -> Vec<String> {
+    let mut flags = Flags::default();
+    flags
+        .set("--bind", &config.bind)
+        .set("--outbox-poll-ms", config.outbox_poll_ms)
+        .set("--max-upload-bytes", config.max_upload_bytes)
+        .set("--upload-memory-bytes", config.upload_memory_bytes)
+        .set("--max-backlog", config.max_backlog)
+        .set("--processing-delay-ms", config.processing_delay_ms)
+        .list("--allowed-ops", &config.allowed_ops)
+        .list("--api-keys", &config.api_keys)
+        .set("--rate-limit-per-minute", config.rate_limit_per_minute)
+        .set("--rate-limit-burst", config.rate_limit_burst)
+        .list("--trusted-proxies", &config.trusted_proxies);
+    if let Some(file) = &config.presets_file {
+        flags.set("--presets-file", file.display());
+    }
+    if let Some(file) = &config.models.models_file {
+        flags.set("--models-file", file.display());
+    }
+    flags
+        .webhooks(&config.webhooks)
+        .database(&config.database)
+        .amqp(&config.amqp)
+        .storage(&config.storage)
+        .telemetry(&config.telemetry);
+    flags.checked_against(config)
+}
+
 /// The flags that give a result-writer run as a process the settings of `config`.
 pub(crate) fn result_writer_flags(config: &ResultWriterConfig) -> Vec<String> {
     let mut flags = Flags::default();
@@ -296,9 +326,9 @@ mod tests {
         }
     }
 
-    /// `processor_flags` and `result_writer_flags` check themselves against the config; this
-    /// runs that check for the default options and for options that change every setting a
-    /// test can ask for.
+    /// `ingest_flags`, `processor_flags` and `result_writer_flags` check themselves against the
+    /// config; this runs that check for the default options and for options that change every
+    /// setting a test can ask for.
     #[test]
     fn the_flags_of_a_process_give_it_the_in_process_services_settings() {
         let changed = Options {
@@ -315,10 +345,15 @@ mod tests {
             retention_secs: 9,
             max_analysis_bytes: 10,
             models_file: Some("/models/models.toml".into()),
+            api_keys: vec!["key-1".to_owned(), "key-2".to_owned()],
+            rate_limit_per_minute: 11,
+            rate_limit_burst: Some(12),
+            trusted_proxies: vec!["10.0.0.0/8".to_owned()],
             ..Options::default()
         };
         for options in [Options::default(), changed] {
             let configs = ServiceConfigs::new(&options, &wiring());
+            ingest_flags(&configs.ingest);
             processor_flags(&configs.processor);
             result_writer_flags(&configs.result_writer);
         }

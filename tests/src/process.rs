@@ -1,7 +1,11 @@
 //! A service run as its own process, for the tests that kill it (SIGKILL) or stop it
 //! (SIGTERM) the way an orchestrator would.
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
 
 use tokio::process::{Child, Command};
 
@@ -67,6 +71,17 @@ impl ServiceProcess {
     /// `env`: the flags carry all its settings (`TestSystem::processor_args`), and a variable
     /// set where the tests run (`DATABASE_URL`...) must not change them.
     pub fn spawn(name: &str, args: &[String], env: &[(&str, String)]) -> Self {
+        Self::spawn_logged(name, args, env, None)
+    }
+
+    /// [`spawn`](Self::spawn), with what the process writes (stdout and stderr) appended to
+    /// the file `log` when one is given: for a long run whose services' logs are read after.
+    pub fn spawn_logged(
+        name: &str,
+        args: &[String],
+        env: &[(&str, String)],
+        log: Option<&Path>,
+    ) -> Self {
         let mut command = Command::new(binary(name));
         command
             .args(args)
@@ -76,7 +91,15 @@ impl ServiceProcess {
         for (key, value) in env {
             command.env(key, value);
         }
-        if std::env::var_os("TEST_LOG").is_none() {
+        if let Some(path) = log {
+            let file = std::fs::File::options()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let copy = file.try_clone().expect("log file handle");
+            command.stdout(copy).stderr(file);
+        } else if std::env::var_os("TEST_LOG").is_none() {
             command.stdout(Stdio::null()).stderr(Stdio::null());
         }
         let child = command.spawn().expect("service process starts");
@@ -116,6 +139,30 @@ impl ServiceProcess {
             .unwrap_or_else(|_| panic!("{} did not exit within {deadline:?} of SIGTERM", self.name))
             .expect("exit status");
         status.code()
+    }
+
+    /// SIGTERM, then wait for the exit: `Some(code)` (`Some(None)`: ended by a signal), or
+    /// `None` if it did not exit within `deadline`, after which it is SIGKILLed. For a run that
+    /// counts unclean stops instead of failing at the first.
+    pub async fn terminate_or_kill(mut self, deadline: Duration) -> Option<Option<i32>> {
+        let pid = self.child.id()?;
+        send_signal(pid, "TERM", false);
+        match tokio::time::timeout(deadline, self.child.wait()).await {
+            Ok(status) => Some(status.ok().and_then(|s| s.code())),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                None
+            }
+        }
+    }
+
+    /// The exit code if the process has ended (`Some(None)`: by a signal), without waiting.
+    pub fn exited(&mut self) -> Option<Option<i32>> {
+        self.child
+            .try_wait()
+            .ok()
+            .flatten()
+            .map(|status| status.code())
     }
 
     /// Wait for the process to end by itself (e.g. after it aborted); returns whether it did

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     Options,
-    configs::{ServiceConfigs, Wiring, processor_flags, result_writer_flags},
+    configs::{ServiceConfigs, Wiring, ingest_flags, processor_flags, result_writer_flags},
     ports::claim_port,
     proxy::{FaultProxy, authority, through},
 };
@@ -225,6 +225,30 @@ impl TestSystem {
     /// of the in-process one.
     pub fn result_writer_args(&self) -> Vec<String> {
         result_writer_flags(&self.configs.result_writer)
+    }
+
+    /// The flags of an ingest run as a process, listening on 127.0.0.1:`port`: the settings
+    /// of the in-process one otherwise. Several can run at once, each on its own port.
+    pub fn ingest_args(&self, port: u16) -> Vec<String> {
+        let mut config = self.configs.ingest.clone();
+        config.bind = format!("127.0.0.1:{port}");
+        ingest_flags(&config)
+    }
+
+    /// [`processor_args`](Self::processor_args) with the health endpoint on `health_port`,
+    /// so several processors can run at once.
+    pub fn processor_args_on(&self, health_port: u16) -> Vec<String> {
+        let mut config = self.configs.processor.clone();
+        config.health.health_bind = format!("127.0.0.1:{health_port}");
+        processor_flags(&config)
+    }
+
+    /// [`result_writer_args`](Self::result_writer_args) with the health endpoint on
+    /// `health_port`, so several result-writers can run at once.
+    pub fn result_writer_args_on(&self, health_port: u16) -> Vec<String> {
+        let mut config = self.configs.result_writer.clone();
+        config.health.health_bind = format!("127.0.0.1:{health_port}");
+        result_writer_flags(&config)
     }
 
     /// Stop the in-process result-writer (a test then runs its own, as a process).
