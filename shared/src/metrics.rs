@@ -66,14 +66,22 @@ pub async fn watch_queue_depths(
 ) {
     let mut ticks = crate::periodic::Ticks::every(interval, &shutdown);
     while ticks.next().await {
-        for queue in &queues {
-            if let Some(depth) = probe.depth(queue).await {
-                depths
-                    .get_or_create(&QueueLabels {
-                        queue: queue.clone(),
-                    })
-                    .set(i64::try_from(depth).unwrap_or(i64::MAX));
+        let pass = async {
+            for queue in &queues {
+                if let Some(depth) = probe.depth(queue).await {
+                    depths
+                        .get_or_create(&QueueLabels {
+                            queue: queue.clone(),
+                        })
+                        .set(i64::try_from(depth).unwrap_or(i64::MAX));
+                }
             }
+        };
+        // A broker gone silent makes each read wait out its timeout: a shutdown meanwhile
+        // must not wait for the whole pass.
+        tokio::select! {
+            () = pass => {}
+            () = shutdown.cancelled() => return,
         }
     }
 }

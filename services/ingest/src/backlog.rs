@@ -59,7 +59,11 @@ pub(crate) async fn measure(
     let mut ticks = periodic::Ticks::every(interval, &shutdown);
     while ticks.next().await {
         let outbox = outbox_len(&db).await.unwrap_or(0);
-        let queued = probe.depth(&jobs_queue).await.unwrap_or(0);
+        // A broker gone silent makes the read wait out its timeout: not a shutdown.
+        let queued = tokio::select! {
+            depth = probe.depth(&jobs_queue) => depth.unwrap_or(0),
+            () = shutdown.cancelled() => return,
+        };
         backlog.waiting.store(outbox + queued, Ordering::Relaxed);
         metrics
             .outbox_depth

@@ -15,7 +15,7 @@ mod upgrade;
 use std::{future::Future, time::Duration};
 
 pub use consumer::{ConsumerSpec, consume, subscribe};
-pub use link::Link;
+pub use link::{DEFAULT_HEARTBEAT_SECS, Link};
 pub use publisher::{Publisher, publish_confirmed};
 pub use queue_probe::QueueProbe;
 
@@ -30,6 +30,8 @@ pub enum AmqpError {
     Timeout(Duration),
     #[error("broker refused the message (publisher confirm was a nack)")]
     Nacked,
+    #[error("invalid AMQP_URL: {0}")]
+    InvalidUrl(String),
     #[error("message could not be serialized: {0}")]
     Serialize(#[from] serde_json::Error),
 }

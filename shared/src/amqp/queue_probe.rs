@@ -40,8 +40,16 @@ impl QueueProbe {
             QueueDeclareOptions::default().passive(),
             FieldTable::default(),
         ))
-        .await
-        .ok()?;
-        Some(u64::from(declared.message_count()))
+        .await;
+        match declared {
+            Ok(declared) => Some(u64::from(declared.message_count())),
+            Err(_) => {
+                // A declare that timed out was on a connection gone silent, which still reads
+                // as usable until its heartbeat runs out: open a new one next time. (A missing
+                // queue closes the channel, which `is_usable` sees.)
+                self.link = None;
+                None
+            }
+        }
     }
 }

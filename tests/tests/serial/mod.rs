@@ -7,6 +7,7 @@
 use tokio::sync::{Mutex, MutexGuard};
 
 mod ambiguous_commit;
+mod broker_black_hole;
 mod crashes;
 mod database_black_hole;
 mod faults;
