@@ -82,7 +82,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         caller.abort();
         finishing.all_done().await;
-        assert!(ended.try_recv().is_ok(), "the step ended before all_done returned");
+        assert!(
+            ended.try_recv().is_ok(),
+            "the step ended before all_done returned"
+        );
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ mod broker_black_hole;
 mod crashes;
 mod database_black_hole;
 mod faults;
+mod ingest_shutdown;
 mod limits;
 mod model_server;
 mod openapi;
