@@ -2,19 +2,36 @@
 
 use std::{future::Future, time::Duration};
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbErr,
+    sqlx::{self, Connection, postgres::PgConnection},
+};
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::DatabaseConfig, retry};
+use crate::{amqp::BROKER_TIMEOUT, config::DatabaseConfig, retry};
 
 /// Longest any one database call (a statement, a transaction's begin or commit, taking a
 /// connection from the pool) may take. A database that accepts connections but never answers
 /// must not hold a request, a delivery or a background loop for ever.
+/// PostgreSQL's own `statement_timeout` on every service connection is the same: the server
+/// stops what the service stopped waiting for, instead of going on holding its locks and its
+/// connection.
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// PostgreSQL's `idle_in_transaction_session_timeout` on every service connection: a session
+/// left idle inside a transaction this long is ended, and its locks released, so a service that
+/// vanished mid-transaction (killed, cut off) blocks others' rows only this long. It must be
+/// longer than any wait a service makes inside a transaction on purpose: the outbox relay holds
+/// the rows it publishes locked while it waits for the broker's confirms (at most
+/// [`BROKER_TIMEOUT`]).
+pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+const _: () = assert!(IDLE_IN_TRANSACTION_TIMEOUT.as_secs() >= 2 * BROKER_TIMEOUT.as_secs());
+
 /// Run a database call within [`STATEMENT_TIMEOUT`]; past it, the call is dropped and its
-/// connection with it (the pool tests a connection returned mid-query and closes it if it
-/// does not answer), and the caller gets an error like any other database failure.
+/// connection with it (the pool tests a connection returned mid-query, within
+/// [`STATEMENT_TIMEOUT`] too, and closes it if it does not answer), and the caller gets an
+/// error like any other database failure.
 pub async fn bounded<T>(call: impl Future<Output = Result<T, DbErr>>) -> Result<T, DbErr> {
     tokio::time::timeout(STATEMENT_TIMEOUT, call)
         .await
@@ -25,15 +42,50 @@ pub async fn bounded<T>(call: impl Future<Output = Result<T, DbErr>>) -> Result<
         })
 }
 
+/// The service's pool. Besides the client-side bounds (connect, acquire, and [`bounded`]
+/// around each call), PostgreSQL bounds each statement and each idle transaction itself (set in
+/// the startup packet's `options`, so no extra round trip), and a connection given back to the
+/// pool must answer within [`STATEMENT_TIMEOUT`] or is closed.
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
         .max_connections(config.database_max_connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
+        // Taking a connection, including the ping of an idle one (`test_before_acquire`, kept
+        // on: it replaces a connection the server closed), is bounded; a ping that times out
+        // here drops its connection and frees the slot.
+        .acquire_timeout(STATEMENT_TIMEOUT)
+        .statement_timeout(STATEMENT_TIMEOUT)
+        .map_sqlx_postgres_opts(|options| {
+            options.options([(
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_TIMEOUT.as_millis(),
+            )])
+        })
+        .map_sqlx_postgres_pool_opts(|pool| {
+            pool.after_release(|connection, _| Box::pin(answers_in_time(connection)))
+        })
         .sqlx_logging(false);
     Database::connect(options).await
+}
+
+/// Whether a connection given back to the pool may stay: it answers a ping within
+/// [`STATEMENT_TIMEOUT`]. sqlx pings it again after this, with no deadline of its own; a
+/// connection that never answers (a partition, a hung server: a call [`bounded`] gave up on)
+/// would hold its pool slot until TCP gave up, many minutes later, and a few of them would
+/// leave the service without connections after the database is back. One that does not answer
+/// is an error, so the pool drops it without the goodbye that would wait on it too.
+async fn answers_in_time(connection: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    match tokio::time::timeout(STATEMENT_TIMEOUT, connection.ping()).await {
+        Ok(answered) => answered.map(|()| true),
+        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "a connection given back to the pool did not answer within {STATEMENT_TIMEOUT:?}"
+            ),
+        ))),
+    }
 }
 
 /// [`connect`], waiting for the database until it answers (with `retry::dependency`);

@@ -10,6 +10,7 @@ mod ambiguous_commit;
 mod broker_black_hole;
 mod crashes;
 mod database_black_hole;
+mod database_timeouts;
 mod faults;
 mod ingest_shutdown;
 mod limits;
