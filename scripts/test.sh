@@ -37,8 +37,10 @@ ensure_mlserver
 ensure_models
 ensure_browser
 ensure_client_generators
-# The S3 server is one of the binaries just built: started from that build.
-ensure_s3 debug "${TEST_BUILD[@]}" --bins "$@"
+# The S3 server is one of the binaries just built: started from that build. The same
+# targets too, not `--bins` alone: without the test targets cargo leaves the dev-dependencies'
+# features out, and that other feature set rebuilds the kernel and whatever else they touch.
+ensure_s3 debug "${TEST_BUILD[@]}" --bins --tests "$@"
 # Every crate's tests, in parallel, but the end-to-end tests that cut dependencies or kill
 # services (the module `serial`, matched by name)... Four at a time, not one per core: an
 # end-to-end test spends most of its time waiting on its system (processing delays, polls,
