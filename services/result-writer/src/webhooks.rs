@@ -19,7 +19,10 @@ use imagepipe_shared::periodic::Ticks;
 use imagepipe_shared::webhooks::{
     CallbackPolicy, DELIVERY_ID_HEADER, Resolver, SIGNATURE_HEADER, refusal_in, signature_header,
 };
-use imagepipe_shared::{db::bounded, retry};
+use imagepipe_shared::{
+    db::{STATEMENT_TIMEOUT, bounded},
+    retry,
+};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, Statement};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -28,8 +31,19 @@ use uuid::Uuid;
 
 use crate::{config::ResultWriterConfig, metrics::WriterMetrics};
 
-/// How long a claimed delivery is ours before another result-writer may take it over.
-const LEASE: Duration = Duration::from_secs(120);
+/// Added to the longest a delivery takes to make its lease: time for the dispatcher to get to
+/// it (a batch starts together) and for clocks to disagree.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long a claimed delivery is ours before another result-writer may take it over: the
+/// longest an attempt can take (the request, bounded by `WEBHOOK_TIMEOUT_SECS`, then recording
+/// its outcome, bounded by the statement timeout; the claim's own statement is done by then),
+/// plus a margin. Shorter, and another result-writer could send it while this one still is;
+/// longer, and a delivery whose result-writer died (or could not record the outcome) waits
+/// for nothing: it was a fixed 120 s, which both a longer timeout and a crash ran into.
+fn lease(request_timeout: Duration) -> Duration {
+    request_timeout + 2 * STATEMENT_TIMEOUT + LEASE_MARGIN
+}
 /// Deliveries sent at once.
 const BATCH: i64 = 16;
 
@@ -117,6 +131,7 @@ pub struct Dispatcher {
     max_attempts: i32,
     retry_min: Duration,
     poll: Duration,
+    lease: Duration,
     metrics: WriterMetrics,
 }
 
@@ -133,8 +148,9 @@ impl Dispatcher {
             return Ok(None);
         };
         let policy = config.webhooks.policy().with_resolver(resolver);
+        let request_timeout = Duration::from_secs(config.webhook_timeout_secs);
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(config.webhook_timeout_secs))
+            .timeout(request_timeout)
             .connect_timeout(Duration::from_secs(5))
             // Connect only where the address rules allow: the addresses this resolver checked.
             .dns_resolver(policy.dns())
@@ -152,6 +168,7 @@ impl Dispatcher {
             max_attempts: i32::try_from(config.webhook_max_attempts.max(1)).unwrap_or(i32::MAX),
             retry_min: Duration::from_millis(config.webhook_retry_min_ms),
             poll: Duration::from_millis(config.webhook_poll_ms),
+            lease: lease(request_timeout),
             metrics,
         }))
     }
@@ -189,7 +206,7 @@ impl Dispatcher {
                                 LIMIT $2
                                 FOR UPDATE SKIP LOCKED)
               RETURNING *",
-                vec![LEASE.as_secs_f64().into(), BATCH.into()],
+                vec![self.lease.as_secs_f64().into(), BATCH.into()],
             ))
             .all(&self.db);
         let rows = bounded(claimed).await?;
@@ -318,5 +335,22 @@ enum Failure {
 impl Failure {
     fn retry(reason: String) -> Result<(), Self> {
         Err(Self::Retry(reason))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lease outlasts the longest attempt (its request, then recording the outcome), for a
+    /// short timeout and for one longer than the fixed 120 s it used to be, and a crashed
+    /// result-writer's delivery waits well under that with the default timeout (10 s).
+    #[test]
+    fn a_lease_outlasts_the_longest_attempt_and_no_more() {
+        for secs in [1, 10, 300] {
+            let timeout = Duration::from_secs(secs);
+            assert!(lease(timeout) > timeout + STATEMENT_TIMEOUT, "{secs} s");
+        }
+        assert!(lease(Duration::from_secs(10)) <= Duration::from_secs(30));
     }
 }
