@@ -15,6 +15,7 @@
 //! services' logs (filtered by `RUST_LOG`).
 
 mod accounting;
+pub mod chaos;
 mod cleanup;
 mod configs;
 mod logs;

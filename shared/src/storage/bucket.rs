@@ -212,6 +212,18 @@ impl Bucket {
         self.timed(list, "").await.map(|objects| objects.len())
     }
 
+    /// The key of every object in the bucket (for tests and tools; lists the whole bucket).
+    pub async fn keys(&self) -> Result<Vec<String>, StorageError> {
+        let list = async {
+            self.store
+                .list(None)
+                .map_ok(|meta| meta.location.to_string())
+                .try_collect::<Vec<_>>()
+                .await
+        };
+        self.timed(list, "").await
+    }
+
     /// A URL that downloads `key` without credentials until it expires, or `None` for a store
     /// that cannot sign (the in-memory one).
     pub async fn download_url(

@@ -8,6 +8,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 mod ambiguous_commit;
 mod broker_black_hole;
+mod chaos;
 mod crashes;
 mod database_black_hole;
 mod database_timeouts;
