@@ -22,7 +22,9 @@ async fn after_a_broker_black_hole_work_flows_again_within_the_heartbeat() {
     let first = system
         .upload_accepted("rocket.jpg", good_image("rocket.jpg"))
         .await;
-    system.all_completed(&[first], Duration::from_secs(60)).await;
+    system
+        .all_completed(&[first], Duration::from_secs(60))
+        .await;
 
     let proxy = system.amqp_proxy.as_ref().unwrap();
     proxy.black_hole();
