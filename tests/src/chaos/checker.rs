@@ -29,6 +29,9 @@ pub(crate) struct Verdict {
     /// Tasks in the database whose upload no client saw answered `202` (an ingest died
     /// after the commit): checked like the others.
     pub(crate) unanswered: usize,
+    /// Of those, the ones whose upload was answered, and refused (a 503 after a commit whose
+    /// outcome ingest could not learn): counted for information.
+    pub(crate) refused_but_kept: Vec<String>,
     /// Tasks by final status, FAILED ones by error code.
     pub(crate) finals: BTreeMap<String, u64>,
     /// Accepted, and gone or never to end: no row, a `404`, or not terminal with no job left
@@ -40,7 +43,7 @@ pub(crate) struct Verdict {
     pub(crate) duplicated: Vec<String>,
     pub(crate) completed_without_object: Vec<String>,
     /// Cancels answered `200` whose task ended otherwise; retries answered `202` that started
-    /// no new run; replays answered with another task.
+    /// no new run; replays answered with another task; tasks that lost their original.
     pub(crate) broken_promises: Vec<String>,
     pub(crate) parked: usize,
     /// Parked jobs whose task (in that run) is not FAILED.
@@ -68,7 +71,25 @@ pub(crate) async fn check(cluster: &mut Cluster, history: &History, quiet: Durat
     let tasks = tasks(system).await;
     verdict.tasks = tasks.len();
     let accepted: HashSet<Uuid> = history.with(|h| h.accepted_set.clone());
-    verdict.unanswered = tasks.keys().filter(|id| !accepted.contains(id)).count();
+    let answers = history.with(|h| h.upload_answers.clone());
+    for (id, task) in tasks.iter().filter(|(id, _)| !accepted.contains(id)) {
+        verdict.unanswered += 1;
+        let answered = task.file_name.as_ref().and_then(|name| answers.get(name));
+        if let Some(answered) = answered.filter(|a| a.iter().all(Option::is_some)) {
+            verdict.refused_but_kept.push(format!(
+                "{id}: answered {answered:?}, ended {}",
+                task.status
+            ));
+        }
+    }
+    for (id, task) in &tasks {
+        // An accepted upload's original is kept until its task is deleted.
+        if task.error_code.as_deref() == Some("original_missing") {
+            verdict
+                .broken_promises
+                .push(format!("{id}: FAILED original_missing"));
+        }
+    }
     for task in tasks.values() {
         let name = match &task.error_code {
             Some(code) if task.status == "FAILED" => format!("FAILED {code}"),

@@ -117,6 +117,11 @@ impl Figures {
                 self.accepted, self.with_steps, self.replays, v.unanswered
             ),
             format!(
+                "refused, yet kept         {} {:?}",
+                v.refused_but_kept.len(),
+                v.refused_but_kept
+            ),
+            format!(
                 "cancels 200 / retries 202 {} / {}",
                 self.cancels_accepted, self.retries_accepted
             ),

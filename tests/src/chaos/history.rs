@@ -32,6 +32,9 @@ pub(crate) struct Inner {
     pub(crate) cancelled: HashSet<Uuid>,
     /// Tasks a retry was answered `202` for, with the run the task was in before.
     pub(crate) retried: Vec<(Uuid, i32)>,
+    /// What each upload (by its unique file name) was answered, a replay included: a
+    /// status, or `None` for no answer.
+    pub(crate) upload_answers: HashMap<String, Vec<Option<u16>>>,
     /// Accepted tasks that a read answered `404` for.
     pub(crate) vanished: HashSet<Uuid>,
     /// Answers by `operation status` (`upload 202`, `get 503`, `cancel no answer`...).

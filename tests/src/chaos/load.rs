@@ -25,7 +25,9 @@ const STEPS: &str =
 /// What one upload sends; kept to be sent again as a replay when it carries a key.
 #[derive(Clone)]
 struct Upload {
-    name: &'static str,
+    /// Unique per upload (`{n}-{file}`), kept by the task as its `original_filename`: the
+    /// checker finds the upload of a task no client saw accepted by it.
+    name: String,
     bytes: Arc<Vec<u8>>,
     steps: bool,
     key: Option<String>,
@@ -93,7 +95,7 @@ async fn uploads(api: Arc<Api>, mut rng: StdRng, stop: CancellationToken) {
         n += 1;
         let upload = if rng.random_bool(0.05) {
             Upload {
-                name: "truncated.jpg",
+                name: format!("{n}-truncated.jpg"),
                 bytes: api.undecodable.clone(),
                 steps: false,
                 key: None,
@@ -102,7 +104,7 @@ async fn uploads(api: Arc<Api>, mut rng: StdRng, stop: CancellationToken) {
         } else {
             let (name, bytes) = api.files.choose(&mut rng).expect("files").clone();
             Upload {
-                name,
+                name: format!("{n}-{name}"),
                 bytes,
                 steps: rng.random_bool(0.35),
                 key: rng.random_bool(0.2).then(|| format!("chaos-{n}")),
@@ -294,7 +296,7 @@ impl Api {
     async fn upload(&self, operation: &str, upload: &Upload) {
         let response = self
             .send(upload.ingest, |base| {
-                let mut form = TestSystem::file_form(upload.name, upload.bytes.to_vec())
+                let mut form = TestSystem::file_form(&upload.name, upload.bytes.to_vec())
                     .text("callback_url", self.clients.callback_url.clone());
                 if upload.steps {
                     form = form.text("steps", STEPS);
@@ -309,7 +311,14 @@ impl Api {
                 request
             })
             .await;
-        let Some((status, body)) = self.answer(operation, response).await else {
+        let answer = self.answer(operation, response).await;
+        self.history.with(|h| {
+            h.upload_answers
+                .entry(upload.name.clone())
+                .or_default()
+                .push(answer.as_ref().map(|(status, _)| *status));
+        });
+        let Some((status, body)) = answer else {
             return;
         };
         match status {

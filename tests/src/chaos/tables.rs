@@ -15,6 +15,8 @@ pub(crate) struct Task {
     pub(crate) result_key: Option<String>,
     pub(crate) error_code: Option<String>,
     pub(crate) callback: bool,
+    /// The upload's file name, unique per upload in a chaos run.
+    pub(crate) file_name: Option<String>,
 }
 
 pub(crate) async fn rows(system: &TestSystem, sql: &str) -> Vec<QueryResult> {
@@ -32,7 +34,9 @@ pub(crate) async fn count(system: &TestSystem, sql: &str) -> u32 {
 }
 
 pub(crate) async fn tasks(system: &TestSystem) -> HashMap<Uuid, Task> {
-    let sql = "SELECT id, status, run, result_key, error_code, callback_url IS NOT NULL AS callback
+    let sql =
+        "SELECT id, status, run, result_key, error_code, callback_url IS NOT NULL AS callback,
+                      original_filename
                  FROM tasks";
     rows(system, sql)
         .await
@@ -46,6 +50,7 @@ pub(crate) async fn tasks(system: &TestSystem) -> HashMap<Uuid, Task> {
                 result_key: get("result_key"),
                 error_code: get("error_code"),
                 callback: row.try_get("", "callback").expect("callback"),
+                file_name: get("original_filename"),
             };
             (id, task)
         })
