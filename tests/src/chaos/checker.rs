@@ -58,7 +58,7 @@ pub(crate) struct Verdict {
     pub(crate) leftovers: Vec<(String, u32)>,
     /// Result objects of tasks that are not COMPLETED (a cancelled task's late result is
     /// deleted; counted for information).
-    pub(crate) orphan_results: usize,
+    pub(crate) orphan_results: Vec<String>,
 }
 
 pub(crate) async fn check(cluster: &mut Cluster, history: &History, quiet: Duration) -> Verdict {
@@ -141,8 +141,12 @@ pub(crate) async fn check(cluster: &mut Cluster, history: &History, quiet: Durat
                 .duplicated
                 .push(format!("{id}: result objects {keys:?}"));
         }
-        if tasks.get(id).is_none_or(|t| t.status != "COMPLETED") {
-            verdict.orphan_results += 1;
+        match tasks.get(id) {
+            Some(task) if task.status == "COMPLETED" => {}
+            task => verdict.orphan_results.push(format!(
+                "{id} ({})",
+                task.map_or("no task", |t| t.status.as_str())
+            )),
         }
     }
     for (id, task) in &tasks {

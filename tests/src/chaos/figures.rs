@@ -149,7 +149,11 @@ impl Figures {
                 v.webhook_redeliveries
             ),
             format!("left in queues / outbox   {:?}", v.leftovers),
-            format!("orphan result objects     {}", v.orphan_results),
+            format!(
+                "orphan result objects     {} {:?}",
+                v.orphan_results.len(),
+                v.orphan_results
+            ),
             format!("unexpected answers        {}", self.unexpected_answers),
             format!("unexpected exits          {:?}", self.unexpected_exits),
             format!("unclean SIGTERM stops     {:?}", self.unclean_stops),
