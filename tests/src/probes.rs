@@ -14,6 +14,15 @@ impl TestSystem {
         format!("{}{path}", self.base_url)
     }
 
+    /// `GET path` on ingest, with no headers of the test's own: its answer.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
     /// `POST /api/v1/analyze` with `bytes` as the multipart field `file`.
     pub async fn upload(&self, file_name: &str, bytes: Vec<u8>) -> reqwest::Response {
         let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned());

@@ -29,7 +29,7 @@ async fn openapi_document_lists_both_endpoints_and_swagger_ui_is_served() {
         );
     }
 
-    let docs = system.http.get(system.url("/docs")).send().await.unwrap();
+    let docs = system.get("/docs").await;
     assert_eq!(docs.status(), 200);
     assert!(
         docs.text().await.unwrap().contains("swagger"),
@@ -78,12 +78,7 @@ async fn unknown_task_is_404_and_malformed_id_is_400_as_problem_documents() {
 async fn liveness_and_readiness_report_the_dependencies() {
     let system = TestSystem::start(Options::default()).await;
 
-    let live = system
-        .http
-        .get(system.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let live = system.get("/health/live").await;
     assert_eq!(live.status(), 200);
 
     let (status, body) = system.readiness().await;

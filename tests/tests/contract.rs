@@ -46,15 +46,7 @@ async fn the_security_requirement_follows_the_configuration() {
     let required = serde_json::json!([{ "ApiKey": [] }]);
     assert!(securities(&document).iter().all(|s| *s == required));
     // Swagger UI embeds the same document.
-    let docs = closed
-        .http
-        .get(closed.url("/docs"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let docs = closed.get("/docs").await.text().await.unwrap();
     assert!(docs.contains(r#""security":[{"ApiKey":[]}]"#));
     assert!(!docs.contains(r#"{"ApiKey":[]},{}"#));
     closed.cleanup().await;

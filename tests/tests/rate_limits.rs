@@ -138,25 +138,10 @@ async fn every_operation_documents_and_answers_429_while_health_metrics_and_docs
             "/",
             "/static/app.js",
         ] {
-            let status = system
-                .http
-                .get(system.url(path))
-                .send()
-                .await
-                .unwrap()
-                .status();
-            assert_eq!(status, 200, "{path}");
+            assert_eq!(system.get(path).await.status(), 200, "{path}");
         }
     }
-    let metrics = system
-        .http
-        .get(system.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = system.get("/metrics").await.text().await.unwrap();
     assert!(metrics.contains(r#"status="429""#), "{metrics}");
     system.cleanup().await;
 }
