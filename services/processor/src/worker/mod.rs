@@ -256,6 +256,7 @@ impl Worker {
             .upload_file(&key, Bytes::from(processed.bytes), processed.content_type)
             .await?;
         self.metrics.stage("store", step);
+        self.test_hooks.after_store(job.task_id).await;
         Ok(Some((key, result)))
     }
 
