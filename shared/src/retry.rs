@@ -12,6 +12,9 @@
 //!   and reconnects whenever the connection drops, with the same curve.
 //! - a database write of the result-writer that failed: it holds the delivery and tries again
 //!   (requeueing would count against the queue's delivery limit and could park a good event).
+//! - deleting a result object nothing will reference (the result-writer's orphaned results,
+//!   the processor's cancelled job's result): the delivery is held the same way, since a
+//!   delete given up on would leave the object for good.
 //! - the outbox relay after a failed pass ([`relay_pause`]): the jobs wait in PostgreSQL.
 //! - a model server (`runtime = "oip"`): the processor waits for its metadata in the
 //!   background, at start and after any request failed to reach it, while readiness shows it
@@ -39,8 +42,6 @@
 //! # Other retries
 //! - Completion webhooks: [`webhook_delay`] after each failed delivery, up to
 //!   `WEBHOOK_MAX_ATTEMPTS`; the delivery rows are durable, so the schedule survives restarts.
-//! - Best-effort clean-up (deleting the late result of a cancelled task): [`cleanup`], a few
-//!   quick tries, then a warning.
 
 use std::{future::Future, time::Duration};
 
@@ -60,13 +61,6 @@ fn dependency_curve() -> ExponentialBuilder {
         .with_min_delay(Duration::from_millis(100))
         .with_max_delay(Duration::from_secs(5))
         .without_max_times()
-}
-
-/// Best-effort clean-up: five tries within a few seconds.
-pub fn cleanup() -> ExponentialBuilder {
-    dependency()
-        .with_max_times(5)
-        .with_max_delay(Duration::from_secs(2))
 }
 
 /// How long the outbox relay pauses after `failures` failed passes in a row (1 for the

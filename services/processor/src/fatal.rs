@@ -27,6 +27,11 @@ impl Fatal {
         self.shutdown.cancel();
     }
 
+    /// The processor's shutdown, for a wait that must end with it.
+    pub(crate) fn shutdown(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
     pub(crate) fn reason(&self) -> Option<&str> {
         self.reason.get().map(String::as_str)
     }

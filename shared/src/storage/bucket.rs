@@ -186,6 +186,29 @@ impl Bucket {
         }
     }
 
+    /// Delete the objects at `keys`, in one request where the store allows; missing objects
+    /// are not an error.
+    pub async fn delete_keys(&self, keys: &[String]) -> Result<(), StorageError> {
+        let paths: Vec<_> = keys
+            .iter()
+            .map(|key| Ok(Path::from(key.as_str())))
+            .collect();
+        let deleted = async {
+            let mut results = self
+                .store
+                .delete_stream(futures::stream::iter(paths).boxed());
+            while let Some(result) = results.next().await {
+                match result {
+                    Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            Ok(())
+        };
+        self.timed(deleted, keys.first().map_or("", String::as_str))
+            .await
+    }
+
     /// Delete every object of the bucket; how many there were (for tools; lists the whole
     /// bucket).
     pub async fn delete_all(&self) -> Result<usize, StorageError> {

@@ -27,7 +27,7 @@ pub mod rules;
 use imagepipe_entity::task;
 use sea_orm::{ColumnTrait, Condition, sea_query::Expr};
 
-pub use rules::{Allowed, Transition, allowed, may_reference_result};
+pub use rules::{Allowed, Transition, allowed, may_reference_result, run_may_reference_result};
 
 /// What a conditional change did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

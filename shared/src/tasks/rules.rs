@@ -103,6 +103,23 @@ pub fn may_reference_result(status: TaskStatus) -> bool {
     status != TaskStatus::Cancelled
 }
 
+/// Whether the result of run `run` is, or may yet be, the result of a task that is in run
+/// `task_run` with `status`. Only that run's own can: COMPLETED with it, or still able to
+/// complete. Result keys are per run (`keys::result_key`), so once this is false for a run it
+/// stays false (no transition leads back into a run that cannot complete) and deleting that
+/// run's result object can never take one a task holds.
+pub fn run_may_reference_result(status: TaskStatus, task_run: i32, run: i32) -> bool {
+    match task_run.cmp(&run) {
+        std::cmp::Ordering::Greater => false,
+        // A run the database does not know yet: impossible (a retry commits its run before
+        // its job), so kept rather than judged.
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Equal => {
+            status == TaskStatus::Completed || allowed(status, Transition::Complete) != Allowed::No
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +209,21 @@ mod tests {
                 transition.target().is_none(),
                 transition == Transition::Expire,
                 "{transition:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_its_own_run_completed_or_unfinished_holds_a_runs_result() {
+        for status in TaskStatus::iter() {
+            let holds = matches!(
+                status,
+                TaskStatus::Pending | TaskStatus::Processing | TaskStatus::Completed
+            );
+            assert_eq!(run_may_reference_result(status, 2, 2), holds, "{status}");
+            assert!(
+                !run_may_reference_result(status, 3, 2),
+                "{status}: a later run never holds an earlier one's result"
             );
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! The ack comes last, after the result is stored and its COMPLETED event confirmed by the
 //! broker: a processor that dies anywhere before that leaves the job unacked, and the broker
-//! delivers it again. Keys are deterministic, so a second run overwrites the same object.
+//! delivers it again. Keys are deterministic per task and run, so processing the job again
+//! overwrites the same object.
 
 use std::{
     sync::Arc,
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 mod acks;
+mod cancelled;
 mod retry;
 
 use acks::{ack, nack};
@@ -124,7 +126,7 @@ impl Worker {
         let Some(running) = self.cancellations.start(job.task_id) else {
             tracing::info!("task was cancelled, skipping its job");
             self.metrics.cancelled.inc();
-            return ack(delivery).await;
+            return self.settle_cancelled(delivery, &job).await;
         };
         self.metrics.started.inc();
         self.metrics.in_flight.inc();
@@ -148,7 +150,7 @@ impl Worker {
             Ok(None) => {
                 tracing::info!("task was cancelled, stopped working on it");
                 self.metrics.cancelled.inc();
-                Ok(())
+                return self.settle_cancelled(delivery, &job).await;
             }
             Err(JobError::Permanent(failure)) => {
                 self.metrics.failed(failure.code.as_str());
@@ -242,7 +244,7 @@ impl Worker {
             () = cancelled.cancelled() => return Ok(None),
         };
 
-        let key = keys::result_key(job.task_id, processed.extension);
+        let key = keys::result_key(job.task_id, job.run, processed.extension);
         let result = ResultInfo {
             width: processed.width,
             height: processed.height,
