@@ -2,20 +2,15 @@
 //!
 //! A database write that fails is retried here, holding the delivery, until the database is
 //! back: requeueing would count against the queue's delivery limit and could park a perfectly
-//! good event. Only on shutdown is an unwritten delivery handed back to the broker.
+//! good event. Only on shutdown is an unwritten delivery handed back to the broker. The same
+//! holds for deleting a result object the delivery shows nothing will reference ([`orphans`]).
 
 use std::future::Future;
 
 use backon::Retryable;
 use chrono::Utc;
 use imagepipe_shared::{
-    amqp::Publisher,
-    db,
-    messages::{self, ReportedStatus},
-    retry,
-    storage::Storage,
-    topology::Topology,
-    trace::TraceContext,
+    amqp::Publisher, db, messages, retry, storage::Storage, topology::Topology, trace::TraceContext,
 };
 use lapin::{
     message::Delivery,
@@ -31,6 +26,8 @@ use crate::{
     metrics::{EventLabels, ReasonLabels, WriterMetrics},
     transitions::{self, Applied},
 };
+
+mod orphans;
 
 pub(crate) struct Handlers {
     db: DatabaseConnection,
@@ -117,36 +114,12 @@ impl Handlers {
                         .to_owned(),
                     })
                     .inc();
-                if applied == Applied::Ignored {
-                    self.drop_late_result(&event).await;
-                }
-                settle(&delivery, Settle::Ack).await;
+                // Before the ack: a delivery handed back on shutdown is applied again (a
+                // no-op) and its orphan deleted then.
+                let swept = self.drop_orphaned_result(&event, applied).await;
+                settle(&delivery, if swept { Settle::Ack } else { Settle::Requeue }).await;
             }
             None => settle(&delivery, Settle::Requeue).await,
-        }
-    }
-
-    /// A result that arrived for a task that can no longer take it (cancelled, or deleted):
-    /// delete its object so nothing unreachable is left in the bucket.
-    async fn drop_late_result(&self, event: &messages::StatusEvent) {
-        let (ReportedStatus::Completed, Some(key)) = (event.status, &event.result_key) else {
-            return;
-        };
-        let Some(true) = self
-            .persist(|| transitions::result_is_orphan(&self.db, event.task_id))
-            .await
-        else {
-            return;
-        };
-        let delete = || self.storage.processed.delete(key);
-        let deleted = delete.retry(retry::cleanup()).await;
-        match deleted {
-            Ok(()) => {
-                tracing::info!(task_id = %event.task_id, key, "deleted the late result of a cancelled task")
-            }
-            Err(err) => {
-                tracing::warn!(task_id = %event.task_id, key, %err, "cannot delete the late result of a cancelled task")
-            }
         }
     }
 
@@ -154,12 +127,15 @@ impl Handlers {
         let verdict = dead_letters::judge(&delivery);
         let reason = match &verdict {
             Verdict::Event(event) => {
-                let Some(_) = self
+                let Some(applied) = self
                     .persist(|| transitions::apply_event(&self.db, event))
                     .await
                 else {
                     return settle(&delivery, Settle::Requeue).await;
                 };
+                if !self.drop_orphaned_result(event, applied).await {
+                    return settle(&delivery, Settle::Requeue).await;
+                }
                 format!(
                     "status event applied from the dead-letter queue ({:?})",
                     event.status
@@ -185,6 +161,11 @@ impl Handlers {
                     .inc();
                 if applied == Applied::Changed {
                     tracing::warn!(%task_id, code = failure.code.as_str(), message = failure.message, "task failed from the dead-letter queue");
+                }
+                // The job may have stored its result before it was given up (a processor
+                // killed after the store every time, a store whose answer was lost).
+                if !self.drop_orphaned_result_of_run(*task_id, *run).await {
+                    return settle(&delivery, Settle::Requeue).await;
                 }
                 format!("{}: {}", failure.code.as_str(), failure.message)
             }

@@ -3,13 +3,17 @@
 //! idempotency keys go too.
 //!
 //! Objects first, then the row: if the object store is away, the task stays (and is tried
-//! again next round) rather than leaving objects nobody can find.
+//! again next round) rather than leaving objects nobody can find. A task that did not end
+//! COMPLETED has its run's result keys deleted too: a result its run stored and never
+//! reported is deleted when the run ends (`handlers/orphans.rs`, the processor's
+//! `worker/cancelled.rs`), and this is the last chance for one that slipped past, since
+//! nothing finds it once the row is gone.
 
 use std::time::Duration;
 
-use imagepipe_entity::idempotency_key;
+use imagepipe_entity::{idempotency_key, task::TaskStatus};
 use imagepipe_shared::periodic::Ticks;
-use imagepipe_shared::{db::bounded, storage::Storage, tasks::expire};
+use imagepipe_shared::{db::bounded, keys, storage::Storage, tasks::expire};
 use sea_orm::{
     DatabaseConnection, DbErr, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait},
@@ -61,6 +65,15 @@ pub async fn sweep(
             storage.uploads.delete(&task.original_key).await?;
             if let Some(key) = &task.result_key {
                 storage.processed.delete(key).await?;
+            }
+            if let (false, Ok(run)) = (
+                task.status == TaskStatus::Completed,
+                u32::try_from(task.run),
+            ) {
+                storage
+                    .processed
+                    .delete_keys(&keys::result_keys(task.id, run))
+                    .await?;
             }
             Ok::<_, imagepipe_shared::storage::StorageError>(())
         };

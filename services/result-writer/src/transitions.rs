@@ -77,10 +77,49 @@ pub async fn fail(
     .await
 }
 
-/// What became of a task that a COMPLETED event could not complete: whether the event's
-/// result object is an orphan to delete. Only when the task no longer exists or can never
-/// reference a result again; any other task may still write or reference the same
-/// deterministic key.
+/// Whether the result of run `run` of a task is an orphan to delete: the task is gone, or
+/// can never hold that run's result (`tasks::run_may_reference_result`).
+pub async fn run_result_is_orphan(
+    db: &impl ConnectionTrait,
+    task_id: Uuid,
+    run: u32,
+) -> Result<bool, DbErr> {
+    let found = status_and_run(db, task_id).await?;
+    Ok(!found.is_some_and(|(status, task_run)| {
+        tasks::run_may_reference_result(status, task_run, saturating_i32(run))
+    }))
+}
+
+/// The run of a task whose result is an orphan now that it ended FAILED or CANCELLED, for a
+/// message that cannot say which run it is about: the task's current run, if it ended so;
+/// `None` if it did not, or is gone (no run to name).
+pub async fn orphaned_current_run(
+    db: &impl ConnectionTrait,
+    task_id: Uuid,
+) -> Result<Option<u32>, DbErr> {
+    let found = status_and_run(db, task_id).await?;
+    Ok(found
+        .filter(|&(status, run)| !tasks::run_may_reference_result(status, run, run))
+        .and_then(|(_, run)| u32::try_from(run).ok()))
+}
+
+async fn status_and_run(
+    db: &impl ConnectionTrait,
+    task_id: Uuid,
+) -> Result<Option<(task::TaskStatus, i32)>, DbErr> {
+    task::Entity::find_by_id(task_id)
+        .select_only()
+        .column(task::Column::Status)
+        .column(task::Column::Run)
+        .into_tuple()
+        .one(db)
+        .await
+}
+
+/// What became of a task that a COMPLETED event with a key of the layout before runs had
+/// their own could not complete: whether that object is an orphan to delete. Only when the
+/// task no longer exists or can never reference a result again, since every run of the task
+/// shared that key.
 pub async fn result_is_orphan(db: &impl ConnectionTrait, task_id: Uuid) -> Result<bool, DbErr> {
     let status: Option<task::TaskStatus> = task::Entity::find_by_id(task_id)
         .select_only()
