@@ -1,5 +1,6 @@
 """Write the fuzzers' seed inputs into seeds/: small images of every accepted format (made
-here from a synthetic pattern, no test photograph copied), chains of steps and messages.
+here from a synthetic pattern, no test photograph copied), upload forms, chains of steps
+and messages.
 
     .local/venv-openapi/bin/python fuzz/make_seeds.py
 
@@ -45,13 +46,46 @@ def write(target, name, data):
     (folder / name).write_bytes(data)
 
 
+def form(parts, boundary="fuzz"):
+    """A multipart body of (name, file name or None, bytes) parts, as upload_form reads it."""
+    body = b""
+    for name, file_name, data in parts:
+        disposition = f'form-data; name="{name}"'
+        if file_name is not None:
+            disposition += f'; filename="{file_name}"'
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        body += data + b"\r\n"
+    return body + f"--{boundary}--\r\n".encode()
+
+
+def upload_forms(image):
+    steps = [{"op": "grayscale"}, {"op": "rotate", "degrees": 90}]
+    # upload_form's first byte: bit 0 a memory slot, bit 1 the digest.
+    yield "file-only-memory", 1, form([("file", "a.png", image)])
+    yield "file-only-disk-digest", 2, form([("file", "a.png", image)])
+    yield "every-field", 3, form([("callback_url", None, b"https://example.com/hook"),
+                                  ("preset", None, b"thumbnail"),
+                                  ("steps", None, json.dumps(steps).encode()),
+                                  ("other", None, b"skipped"),
+                                  ("file", "a.png", image)])
+    yield "step-per-part", 3, form([("steps", None, json.dumps(step).encode()) for step in steps]
+                                   + [("file", None, image)])
+    yield "file-over-the-limit", 1, form([("file", "big.bin", bytes(5000))])
+    yield "no-file", 0, form([("preset", None, b"web")])
+    yield "preset-twice", 0, form([("preset", None, b"a"), ("preset", None, b"b"),
+                                   ("file", None, image)])
+
+
 def main():
     for name, data in jpeg_variants():
         write("header", f"{name}.jpg", data)
         # jpeg_scaled's first two bytes: the side to shrink towards (×4) and grey or colour.
         write("jpeg_scaled", f"{name}-to8-colour", bytes([2, 0]) + data)
         write("jpeg_scaled", f"{name}-to16-grey", bytes([4, 1]) + data)
-    write("header", "rgba.png", encoded(pattern("RGBA"), "PNG"))
+    png = encoded(pattern("RGBA"), "PNG")
+    write("header", "rgba.png", png)
+    for name, choice, body in upload_forms(png):
+        write("upload_form", name, bytes([choice]) + body)
     write("header", "palette.gif", encoded(pattern("P"), "GIF"))
     write("header", "rgb.bmp", encoded(pattern("RGB"), "BMP"))
     write("header", "rgb.tiff", encoded(pattern("RGB"), "TIFF"))

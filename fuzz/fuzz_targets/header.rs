@@ -3,7 +3,7 @@
 //! within the limits it was given.
 #![no_main]
 
-use imagepipe_shared::image_rules::{DecodeLimits, inspect};
+use imagepipe_wire::image_rules::{DecodeLimits, inspect};
 use libfuzzer_sys::fuzz_target;
 
 const LIMITS: DecodeLimits = DecodeLimits {

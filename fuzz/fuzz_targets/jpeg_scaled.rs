@@ -4,7 +4,7 @@
 #![no_main]
 
 use imagepipe_kernel::decode::{ShrinkTarget, jpeg_scaled};
-use imagepipe_shared::image_rules::DecodeLimits;
+use imagepipe_wire::image_rules::DecodeLimits;
 use libfuzzer_sys::fuzz_target;
 
 const LIMITS: DecodeLimits = DecodeLimits {

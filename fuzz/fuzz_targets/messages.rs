@@ -3,9 +3,9 @@
 //! panic; a decoded message encodes and decodes back to itself.
 #![no_main]
 
-use imagepipe_result_writer::dead_letters::judge_message;
-use imagepipe_shared::messages::{CancelMessage, JobMessage, StatusEvent, decode, headers};
-use lapin::types::{AMQPValue, FieldTable, LongString};
+use amq_protocol_types::{AMQPValue, FieldTable, LongString};
+use imagepipe_wire::dead_letters::judge_message;
+use imagepipe_wire::messages::{CancelMessage, JobMessage, StatusEvent, decode, headers};
 use libfuzzer_sys::fuzz_target;
 
 fn round_trips<T>(body: &[u8])
@@ -30,7 +30,11 @@ fuzz_target!(|input: &[u8]| {
     let mut table = FieldTable::default();
     let head = String::from_utf8_lossy(head);
     let mut parts = head.splitn(3, '\t');
-    for name in [headers::FAILURE_CODE, headers::FAILURE_MESSAGE, "x-first-death-reason"] {
+    for name in [
+        headers::FAILURE_CODE,
+        headers::FAILURE_MESSAGE,
+        "x-first-death-reason",
+    ] {
         if let Some(value) = parts.next() {
             table.insert(name.into(), AMQPValue::LongString(LongString::from(value)));
         }

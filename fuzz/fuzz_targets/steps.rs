@@ -3,7 +3,7 @@
 //! that reads back as the same chain; sizes stay within the limits whatever the image's size.
 #![no_main]
 
-use imagepipe_shared::{
+use imagepipe_wire::{
     image_rules::DecodeLimits,
     steps::{ChainRules, canonical, parse_steps},
 };

@@ -3,22 +3,21 @@
 //! `object_store`, image acceptance rules, object keys, and telemetry.
 
 pub mod amqp;
-pub mod analysis;
 pub mod config;
 pub mod db;
 pub mod health;
-pub mod image_rules;
 pub mod keys;
-pub mod messages;
 pub mod metrics;
 pub mod models;
 pub mod periodic;
 pub mod retry;
 pub mod shutdown;
-pub mod steps;
 pub mod storage;
 pub mod tasks;
 pub mod telemetry;
 pub mod topology;
 pub mod trace;
 pub mod webhooks;
+
+// Defined in imagepipe-wire (pure code, fuzzed on its own), used everywhere by these names.
+pub use imagepipe_wire::{analysis, image_rules, messages, steps};

@@ -172,29 +172,6 @@ pub(crate) fn steps_too_long() -> ChainError {
     ))
 }
 
-/// The `steps` parts of a form as one JSON text: a single part as it is (the array, or one
-/// step), several parts (a step each) as the array of them, in order. What is not JSON is left
-/// for the parser to point at.
-pub(crate) fn join_step_parts(parts: Vec<Bytes>) -> Option<Bytes> {
-    match parts.as_slice() {
-        [] => None,
-        [only] if !only.trim_ascii().starts_with(b"{") => parts.into_iter().next(),
-        _ => {
-            let mut joined =
-                Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 2);
-            joined.push(b'[');
-            for (index, part) in parts.iter().enumerate() {
-                if index > 0 {
-                    joined.push(b',');
-                }
-                joined.extend_from_slice(part);
-            }
-            joined.push(b']');
-            Some(Bytes::from(joined))
-        }
-    }
-}
-
 /// The refusal of a `preset` field given twice: which one counts is not guessed.
 pub(crate) fn repeated(field: &str) -> ChainError {
     ChainError::invalid(StepProblem::at(

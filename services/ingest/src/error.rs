@@ -249,6 +249,25 @@ impl From<imagepipe_shared::webhooks::CallbackRejected> for ApiError {
     }
 }
 
+impl From<imagepipe_wire::upload::FormError> for ApiError {
+    fn from(refused: imagepipe_wire::upload::FormError) -> Self {
+        use crate::chains;
+        use imagepipe_wire::upload::FormError;
+        match refused {
+            FormError::Malformed(reason) => Self::InvalidRequest(reason),
+            FormError::MissingFile => Self::MissingFile,
+            FormError::FileTooLarge { limit } => Self::PayloadTooLarge { limit },
+            FormError::CallbackTooLong | FormError::CallbackNotText => {
+                Self::CallbackRejected(refused.to_string())
+            }
+            FormError::StepsTooLong => Self::Chain(chains::steps_too_long()),
+            FormError::PresetNotAName => Self::Chain(chains::unknown_preset_name()),
+            FormError::Repeated(field) => Self::Chain(chains::repeated(field)),
+            FormError::Spool(e) => Self::Internal(anyhow::Error::new(e).context("upload spool")),
+        }
+    }
+}
+
 impl From<imagepipe_shared::image_rules::Rejection> for ApiError {
     fn from(rejection: imagepipe_shared::image_rules::Rejection) -> Self {
         use imagepipe_shared::image_rules::Rejection;

@@ -12,9 +12,8 @@ use std::sync::Arc;
 use imagepipe_shared::storage::PART_SIZE;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Largest upload kept in memory; anything larger goes to a temporary file. Also the unit of
-/// the budget.
-pub const MEMORY_SPOOL_MAX: usize = 1024 * 1024;
+// The largest upload kept in memory, and the unit of the budget.
+pub use imagepipe_wire::upload::MEMORY_SPOOL_MAX;
 
 /// Slots one store of a spooled file may need: one part.
 const PART_SLOTS: usize = PART_SIZE.div_ceil(MEMORY_SPOOL_MAX);

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{ApiTags, responses::endpoint_response};
 use crate::{
     auth::{Auth, Scope},
-    chains::ChosenChain,
+    chains::{ChainRequest, ChosenChain},
     error::ApiError,
     idempotency::{self, Claim},
     state::AppState,
@@ -178,11 +178,13 @@ async fn accept(
         Some(raw) => Some(String::from(state.callbacks.check_destination(raw).await?)),
         None => None,
     };
-    let (upload, header) = form.file.inspect(state.config.decode_limits()).await?;
-    let chain = form
-        .chain
-        .choose(&state.chains, header.oriented_size())
-        .map_err(ApiError::Chain)?;
+    let (upload, header) = crate::upload::inspect(form.file, state.config.decode_limits()).await?;
+    let chain = ChainRequest {
+        steps: form.steps,
+        preset: form.preset,
+    }
+    .choose(&state.chains, header.oriented_size())
+    .map_err(ApiError::Chain)?;
 
     let idempotency = match idempotency_key {
         Some(key) => {

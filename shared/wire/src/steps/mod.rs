@@ -23,7 +23,7 @@ mod types;
 pub use check::{AllowedOps, ChainRules};
 pub use geometry::{Rect, ResizePlan, output_size, plan_resize};
 pub use parse::{parse_steps, parse_value};
-pub(crate) use presets::valid_name;
+pub use presets::valid_name;
 pub use presets::{PRESETS_POINTER, Presets};
 pub use types::*;
 

@@ -111,7 +111,7 @@ impl Presets {
 }
 
 /// A preset's or a model's name: 1 to 64 letters, digits, `-` or `_`.
-pub(crate) fn valid_name(name: &str) -> bool {
+pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .chars()
