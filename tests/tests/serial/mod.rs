@@ -17,6 +17,7 @@ mod ingest_shutdown;
 mod limits;
 mod model_server;
 mod openapi;
+mod orphan_results;
 mod task_api;
 mod webhooks;
 
