@@ -206,3 +206,26 @@ ensure_models() {
   export FACE_MODEL_PATH="$MODELS_DIR/$BLAZEFACE_MODEL_FILE"
   export ONNXRUNTIME_LIBRARY="$MODELS_DIR/$ONNXRUNTIME_LIBRARY_FILE"
 }
+
+# cargo-fuzz (libFuzzer's driver for Rust), pinned, installed from crates.io (a compile of
+# about 90 s of CPU). scripts/fuzz.sh calls it holding the fuzz lock, so a second run waits
+# for .ci/run's background build instead of installing a second copy beside it.
+CARGO_FUZZ_VERSION=0.13.2
+ensure_cargo_fuzz() {
+  if cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    return 0
+  fi
+  log "installing cargo-fuzz $CARGO_FUZZ_VERSION"
+  cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+}
+
+# One fuzz build at a time: wait for whoever holds the fuzz lock (.ci/run's background fuzz
+# build), then hold it until this shell exits.
+hold_fuzz_lock() {
+  mkdir -p "$LOCAL"
+  exec {FUZZ_LOCK_FD}>"$LOCAL/fuzz.lock"
+  if ! flock --nonblock "$FUZZ_LOCK_FD"; then
+    log "waiting for the fuzz build running in the background"
+    flock "$FUZZ_LOCK_FD"
+  fi
+}
