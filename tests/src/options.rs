@@ -23,6 +23,9 @@ pub struct Options {
     pub proxy_s3: bool,
     pub proxy_amqp: bool,
     pub proxy_db: bool,
+    /// Put a [`PgWireLog`](crate::PgWireLog) between ingest (only ingest) and the database,
+    /// so a test can count the statements and round trips ingest's work costs PostgreSQL.
+    pub log_ingest_db: bool,
     /// `API_KEYS` of ingest (empty: authentication off).
     pub api_keys: Vec<String>,
     /// `RATE_LIMIT_PER_MINUTE` of ingest (0: no limit).
@@ -70,6 +73,7 @@ impl Default for Options {
             proxy_s3: false,
             proxy_amqp: false,
             proxy_db: false,
+            log_ingest_db: false,
             api_keys: Vec::new(),
             rate_limit_per_minute: 0,
             rate_limit_burst: None,

@@ -124,8 +124,8 @@ impl Drop for FaultProxy {
     }
 }
 
-/// `scheme://host:port/rest` with host:port replaced by the proxy's.
-pub(crate) fn through(url: &str, proxy: &FaultProxy) -> String {
+/// `scheme://host:port/rest` with host:port replaced by a proxy's `address`.
+pub(crate) fn through(url: &str, address: SocketAddr) -> String {
     let (scheme, rest) = url.split_once("://").expect("a URL");
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
     let credentials = authority.rsplit_once('@').map(|(c, _)| format!("{c}@"));
@@ -137,7 +137,7 @@ pub(crate) fn through(url: &str, proxy: &FaultProxy) -> String {
     format!(
         "{scheme}://{}{}{path}",
         credentials.unwrap_or_default(),
-        proxy.address()
+        address
     )
 }
 

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::{
     Options,
     configs::{ServiceConfigs, Wiring, ingest_flags, processor_flags, result_writer_flags},
+    pg_wire::PgWireLog,
     ports::claim_port,
     proxy::{FaultProxy, authority, through},
 };
@@ -49,6 +50,8 @@ pub struct TestSystem {
     pub s3_proxy: Option<FaultProxy>,
     pub amqp_proxy: Option<FaultProxy>,
     pub db_proxy: Option<FaultProxy>,
+    /// What ingest asked of the database, when the options asked for it.
+    pub ingest_db_log: Option<PgWireLog>,
     pub(crate) admin_url: String,
     pub(crate) db_name: String,
     pub(crate) amqp_url: String,
@@ -109,13 +112,13 @@ impl TestSystem {
         let amqp_proxy = proxy(options.proxy_amqp, amqp_url.clone()).await;
         let db_proxy = proxy(options.proxy_db, database_url.clone()).await;
         let service_url = |url: &str, proxy: &Option<FaultProxy>| match proxy {
-            Some(proxy) => through(url, proxy),
+            Some(proxy) => through(url, proxy.address()),
             None => url.to_owned(),
         };
 
         let processor_health_port = claim_port();
         let result_writer_health_port = claim_port();
-        let configs = ServiceConfigs::new(
+        let mut configs = ServiceConfigs::new(
             &options,
             &Wiring {
                 amqp_url: service_url(&amqp_url, &amqp_proxy),
@@ -129,6 +132,17 @@ impl TestSystem {
                 result_writer_health_port,
             },
         );
+
+        let ingest_db_log = if options.log_ingest_db {
+            let ingest_url = configs.ingest.database.database_url.clone();
+            let log = PgWireLog::start(&authority(&ingest_url)).await;
+            // The log reads the protocol: no TLS between ingest and it.
+            configs.ingest.database.database_url =
+                format!("{}?sslmode=disable", through(&ingest_url, log.address()));
+            Some(log)
+        } else {
+            None
+        };
 
         // The test's own view, never through a proxy.
         let mut storage_config = configs.ingest.storage.clone();
@@ -168,6 +182,7 @@ impl TestSystem {
             s3_proxy,
             amqp_proxy,
             db_proxy,
+            ingest_db_log,
             admin_url,
             db_name,
             amqp_url,
