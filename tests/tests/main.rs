@@ -38,5 +38,6 @@ mod steps;
 mod task_api;
 mod topology_upgrade;
 mod transitions;
+mod upload_statements;
 mod webhook_addresses;
 mod webhooks;

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use imagepipe_entity::idempotency_key;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    Statement, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    Statement,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -30,7 +30,8 @@ const ABANDONED_AFTER: Duration = Duration::from_secs(120);
 /// The outcome of presenting a key.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Claim {
-    /// The key is ours now: go on, and record the task in the same transaction.
+    /// The key is ours now: go on, and record the task in the statement that creates it
+    /// (`tasks_repo::create`).
     New,
     /// Answer again what the first request answered.
     Replay(Uuid),
@@ -106,20 +107,6 @@ pub(crate) async fn claim(
         Some(task_id) => Ok(Claim::Replay(task_id)),
         None => Err(ApiError::IdempotencyKeyInUse),
     }
-}
-
-/// Record the task on a claimed key, inside the task's own transaction.
-pub(crate) async fn complete(
-    txn: &impl ConnectionTrait,
-    scope: &str,
-    key: &str,
-    task_id: Uuid,
-) -> Result<(), DbErr> {
-    this_key(idempotency_key::Entity::update_many(), scope, key)
-        .col_expr(idempotency_key::Column::TaskId, Expr::value(task_id))
-        .exec(txn)
-        .await
-        .map(drop)
 }
 
 /// Give a claim back after the request failed.

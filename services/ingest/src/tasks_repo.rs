@@ -4,11 +4,11 @@
 //! this module adds what ingest commits with them: the job in the outbox and the idempotency
 //! key.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+mod insert;
 
 use chrono::Utc;
 use imagepipe_entity::{outbox, task, task_tombstone};
-use imagepipe_shared::{db::bounded, messages::JobMessage, tasks, trace::TraceContext};
+use imagepipe_shared::{messages::JobMessage, tasks, trace::TraceContext};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, DatabaseConnection,
     DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, SqlErr,
@@ -16,28 +16,30 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-pub(crate) use imagepipe_shared::tasks::client::NewTask;
+pub(crate) use insert::NewTask;
 
-use crate::{auth::Scope, db_deadline::timed, error::ApiError, idempotency};
+use crate::{auth::Scope, db_deadline::timed, error::ApiError};
+use insert::{Attempt, Job};
 
 /// How creating a task failed.
 #[derive(Debug)]
 pub(crate) enum CreateFailure {
-    /// Nothing was committed: the transaction failed before its COMMIT was sent.
+    /// Nothing was committed: the statement was never sent, or PostgreSQL refused it.
     NotCommitted(ApiError),
-    /// The COMMIT was sent and no answer came (an error, or the deadline ran out), and
+    /// The statement was sent and no answer came (an error, or the deadline ran out), and
     /// trying again could not tell either: the task may exist.
     Unknown(ApiError),
 }
 
-/// Insert the task (PENDING) and its job in the outbox, in one transaction: either both are
+/// Insert the task (PENDING) and its job in the outbox, in one statement: either both are
 /// committed, and the relay will publish the job, or neither is. `idempotency`: the claimed
-/// key (scope, key) to record the task on; `trace`: the trace the job continues.
+/// key (scope, key) to record the task on, in the same statement; `trace`: the trace the job
+/// continues.
 ///
-/// A COMMIT that got no answer may have happened (the database went silent after receiving
-/// it, or was slower than the deadline). The same transaction is then tried once more, with
-/// the same task id: it commits if the first did not, and meets the first's row if it did
-/// (waiting for it while it is still being committed), so either way the task exists, once.
+/// A statement that got no answer may have committed (the database went silent after
+/// receiving it, or was slower than the deadline). It is then tried once more, with the same
+/// task id: it commits if the first did not, and meets the first's row if it did (waiting for
+/// it while it is still being committed), so either way the task exists, once.
 pub(crate) async fn create(
     db: &DatabaseConnection,
     new: NewTask,
@@ -48,15 +50,13 @@ pub(crate) async fn create(
         .with_steps(new.steps.clone());
     let payload = serde_json::to_value(&job)
         .map_err(|e| CreateFailure::NotCommitted(ApiError::Internal(e.into())))?;
-    let attempt = || {
-        insert(
-            db,
-            new.clone(),
-            payload.clone(),
-            idempotency.as_ref(),
-            trace,
-        )
+    let traceparent = trace.child().to_string();
+    let job = Job {
+        payload: &payload,
+        traceparent: &traceparent,
     };
+    let now = Utc::now();
+    let attempt = || insert::insert(db, &new, &job, idempotency.as_ref(), now);
     let first = match attempt().await {
         Ok(()) => return Ok(()),
         Err(Attempt::NotCommitted(err)) => {
@@ -64,7 +64,7 @@ pub(crate) async fn create(
         }
         Err(Attempt::Unknown(err)) => err,
     };
-    tracing::warn!(task_id = %new.id, err = %first, "a task's commit got no answer; trying it again");
+    tracing::warn!(task_id = %new.id, err = %first, "a task's statement got no answer; trying it again");
     match attempt().await {
         Ok(()) => Ok(()),
         Err(Attempt::NotCommitted(err) | Attempt::Unknown(err)) if is_duplicate(&err) => Ok(()),
@@ -72,40 +72,6 @@ pub(crate) async fn create(
             Err(CreateFailure::Unknown(unavailable(first)))
         }
     }
-}
-
-/// Where one try of the creating transaction failed.
-enum Attempt {
-    NotCommitted(DbErr),
-    Unknown(DbErr),
-}
-
-async fn insert(
-    db: &DatabaseConnection,
-    new: NewTask,
-    payload: serde_json::Value,
-    idempotency: Option<&(String, String)>,
-    trace: TraceContext,
-) -> Result<(), Attempt> {
-    let committing = AtomicBool::new(false);
-    let result = bounded(async {
-        let txn = db.begin().await?;
-        let task = tasks::client::create(&txn, new, Utc::now()).await?;
-        enqueue(&txn, task.id, payload, trace).await?;
-        if let Some((scope, key)) = idempotency {
-            idempotency::complete(&txn, scope, key, task.id).await?;
-        }
-        committing.store(true, Ordering::SeqCst);
-        txn.commit().await
-    })
-    .await;
-    result.map_err(|err| {
-        if committing.load(Ordering::SeqCst) {
-            Attempt::Unknown(err)
-        } else {
-            Attempt::NotCommitted(err)
-        }
-    })
 }
 
 /// The task's row is there already: the first try committed.
@@ -117,7 +83,7 @@ fn unavailable(err: DbErr) -> ApiError {
     ApiError::DatabaseUnavailable(err.into())
 }
 
-/// Put a job in the outbox, inside the caller's transaction.
+/// Put a job in the outbox, inside the caller's transaction (a retry's).
 async fn enqueue(
     txn: &DatabaseTransaction,
     task_id: Uuid,

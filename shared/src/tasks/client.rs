@@ -1,11 +1,10 @@
-//! The transitions a client asks for through ingest: create (an upload), cancel, retry.
-//! Each runs inside the caller's transaction, so ingest commits it together with the outbox
-//! and the idempotency key.
+//! The transitions a client asks for through ingest on a task that exists: cancel, retry.
+//! Each runs inside the caller's transaction, so ingest commits it together with the outbox.
+//! (Creating a task is ingest's own statement: the row, its job in the outbox and its
+//! idempotency key in one `INSERT`, `imagepipe_ingest`'s `tasks_repo`.)
 
-use chrono::{DateTime, Utc};
 use imagepipe_entity::task;
 use sea_orm::{
-    ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, UpdateMany,
     sea_query::{Expr, ExprTrait},
@@ -13,55 +12,6 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{Transition, leaving};
-
-/// What is known of a task at upload; everything else starts at the column's default
-/// (no attempts, run 0, no outcome).
-#[derive(Debug, Clone)]
-pub struct NewTask {
-    pub id: Uuid,
-    pub original_key: String,
-    pub original_filename: Option<String>,
-    pub content_type: String,
-    pub size_bytes: i64,
-    pub width: i32,
-    pub height: i32,
-    pub owner: Option<String>,
-    pub callback_url: Option<String>,
-    /// The canonical chain; `None` for the default chain.
-    pub steps: Option<serde_json::Value>,
-    /// The preset the request named.
-    pub preset: Option<String>,
-}
-
-/// Insert a new task, PENDING and queued `now`.
-pub async fn create(
-    db: &impl ConnectionTrait,
-    new: NewTask,
-    now: DateTime<Utc>,
-) -> Result<task::Model, DbErr> {
-    created(new, now).insert(db).await
-}
-
-fn created(new: NewTask, now: DateTime<Utc>) -> task::ActiveModel {
-    task::ActiveModel {
-        id: Set(new.id),
-        status: Set(task::TaskStatus::Pending),
-        original_key: Set(new.original_key),
-        original_filename: Set(new.original_filename),
-        content_type: Set(new.content_type),
-        size_bytes: Set(new.size_bytes),
-        width: Set(new.width),
-        height: Set(new.height),
-        created_at: Set(now),
-        updated_at: Set(now),
-        queued_at: Set(now),
-        owner: Set(new.owner),
-        callback_url: Set(new.callback_url),
-        steps: Set(new.steps),
-        preset: Set(new.preset),
-        ..Default::default()
-    }
-}
 
 /// Cancel a task not yet ended; `owner`: only if it is that owner's. `None` if nothing
 /// matched (the task is missing, another owner's, or already ended).
@@ -138,30 +88,6 @@ mod tests {
 
     use super::*;
     use crate::tasks::sql_tests::{assert_statuses_bound, postgres};
-
-    #[test]
-    fn a_new_task_is_pending_with_the_defaults_left_to_the_database() {
-        let now = Utc::now();
-        let model = created(
-            NewTask {
-                id: Uuid::nil(),
-                original_key: "k".into(),
-                original_filename: None,
-                content_type: "image/png".into(),
-                size_bytes: 1,
-                width: 1,
-                height: 1,
-                owner: None,
-                callback_url: None,
-                steps: None,
-                preset: None,
-            },
-            now,
-        );
-        assert_eq!(Some(model.status.unwrap()), Transition::Create.target());
-        assert!(model.attempts.is_not_set() && model.run.is_not_set());
-        assert_eq!(model.queued_at, Set(now));
-    }
 
     #[test]
     fn cancel_leaves_only_unfinished_tasks_with_bound_statuses() {

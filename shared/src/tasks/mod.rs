@@ -1,7 +1,8 @@
 //! The task state machine: every change of a task's row, from upload to deletion, and the
-//! one table of which change may leave which status ([`rules`]). Ingest creates, cancels and
-//! retries ([`client`]); the result-writer records progress, fails what ran out of time
-//! ([`progress`]) and deletes what is past retention ([`expire`]).
+//! one table of which change may leave which status ([`rules`]). Ingest cancels and retries
+//! ([`client`]), and creates (one statement with the task's job, in ingest itself); the
+//! result-writer records progress, fails what ran out of time ([`progress`]) and deletes what
+//! is past retention ([`expire`]).
 //!
 //! Each change is one conditional statement: its `WHERE` names the statuses the transition
 //! may leave, read from the table, so a duplicate, late or out-of-order request matches no row
