@@ -1,7 +1,9 @@
 //! Object keys, built in one place from the task id (and, for a result, its run) alone: a
 //! client's file name never becomes part of a key, so no name can escape the key space or
 //! collide with another task's. Keys are deterministic per task and run, so processing a job
-//! again overwrites instead of duplicating.
+//! again overwrites instead of duplicating: a task's first run stores its result at
+//! `results/{task_id}.{ext}` (DESIGN.md's key), a retried task's later runs at keys of their
+//! own.
 
 use uuid::Uuid;
 
@@ -13,14 +15,20 @@ pub fn original_key(task_id: Uuid) -> String {
 }
 
 /// Key of the result of run `run` of a task in the processed bucket, with the extension of its
-/// format. Each run has keys of its own: the result of a run that can never be COMPLETED (its
-/// task FAILED or CANCELLED in it, or gone on to a later run) is deleted without any risk to a
-/// result another run stores, since no other run writes its keys.
+/// format: `results/{task_id}.{extension}` for the first run (run 0, what every task that is
+/// never retried has), `results/{task_id}.run{run}.{extension}` for a retry's. Each run has
+/// keys of its own: the result of a run that can never be COMPLETED (its task FAILED or
+/// CANCELLED in it, or gone on to a later run) is deleted without any risk to a result a retry
+/// stores, since no other run writes its keys.
 ///
-/// (Before runs had their own keys, a result was at `results/{task_id}.{extension}` for every
-/// run of the task; results stored then keep that key, which the task row holds.)
+/// (Before retries had keys of their own, every run of a task stored at the first run's key;
+/// a result a retry stored then keeps that key, which its task row holds, and what deletes a
+/// run's orphaned result leaves the key the row holds alone.)
 pub fn result_key(task_id: Uuid, run: u32, extension: &str) -> String {
-    format!("results/{task_id}.run{run}.{extension}")
+    match run {
+        0 => format!("results/{task_id}.{extension}"),
+        retry => format!("results/{task_id}.run{retry}.{extension}"),
+    }
 }
 
 /// Every key the result of run `run` can have: one per output format. What deletes a run's
@@ -32,8 +40,7 @@ pub fn result_keys(task_id: Uuid, run: u32) -> Vec<String> {
         .collect()
 }
 
-/// Whether `key` is one of the keys of run `run`'s result (false for a key of the layout
-/// before runs had their own, which every run of the task shared).
+/// Whether `key` is one of the keys of run `run`'s result.
 pub fn is_result_key_of_run(key: &str, task_id: Uuid, run: u32) -> bool {
     result_keys(task_id, run).iter().any(|own| own == key)
 }
@@ -56,7 +63,7 @@ mod tests {
         let id = Uuid::new_v4();
         assert_eq!(original_key(id), original_key(id));
         assert_eq!(original_key(id), format!("originals/{id}"));
-        assert_eq!(result_key(id, 0, "png"), format!("results/{id}.run0.png"));
+        assert_eq!(result_key(id, 0, "png"), format!("results/{id}.png"));
         assert_eq!(result_key(id, 2, "jpg"), format!("results/{id}.run2.jpg"));
         assert_ne!(original_key(id), original_key(Uuid::new_v4()));
         assert_ne!(result_key(id, 0, "png"), result_key(id, 1, "png"));
@@ -82,9 +89,10 @@ mod tests {
     }
 
     #[test]
-    fn a_key_of_the_layout_before_runs_is_no_runs_key() {
+    fn the_first_runs_key_is_the_tasks_own_and_no_retrys() {
         let id = Uuid::new_v4();
-        for run in 0..3 {
+        assert!(is_result_key_of_run(&format!("results/{id}.png"), id, 0));
+        for run in 1..3 {
             assert!(!is_result_key_of_run(&format!("results/{id}.png"), id, run));
         }
     }

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use imagepipe_entity::task::{self, TaskStatus};
-use imagepipe_result_writer::transitions::{Applied, apply_event};
+use imagepipe_result_writer::transitions::{Applied, apply_event, run_result_is_orphan};
 use imagepipe_shared::messages::{ErrorCode, JobMessage, StatusEvent, TaskFailure};
 use imagepipe_tests::{Options, TestSystem, good_image};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
 use uuid::Uuid;
 
 async fn insert_pending(system: &TestSystem) -> Uuid {
@@ -162,6 +162,53 @@ async fn events_move_a_task_forward_only() {
     assert_eq!(third.error_code.as_deref(), Some("storage_unavailable"));
 
     system.cleanup().await;
+}
+
+/// A late message about a run whose task can never complete it deletes that run's result,
+/// except a key the task row holds: a retry's result stored before retries had keys of their
+/// own is at the first run's key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_result_is_an_orphan_only_if_its_task_cannot_hold_it() {
+    let system = TestSystem::start(Options {
+        start_processor: false,
+        ..Options::default()
+    })
+    .await;
+    let db = &system.db;
+    let id = insert_pending(&system).await;
+    assert!(
+        !run_result_is_orphan(db, id, 0).await.unwrap(),
+        "run 0 may still complete"
+    );
+
+    // The first run failed, the retry completed at its own key: run 0's result is an orphan.
+    let mut row = load(&system, id).await.into_active_model();
+    row.status = Set(TaskStatus::Completed);
+    row.run = Set(1);
+    row.result_key = Set(Some(format!("results/{id}.run1.png")));
+    let row = row.update(db).await.unwrap();
+    assert!(
+        run_result_is_orphan(db, id, 0).await.unwrap(),
+        "run 0 can never complete"
+    );
+    assert!(
+        !run_result_is_orphan(db, id, 1).await.unwrap(),
+        "run 1 holds its result"
+    );
+
+    // The same, but the retry stored at the first run's key (before retries had their own).
+    let mut row = row.into_active_model();
+    row.result_key = Set(Some(format!("results/{id}.png")));
+    row.update(db).await.unwrap();
+    assert!(
+        !run_result_is_orphan(db, id, 0).await.unwrap(),
+        "the key the task holds is never deleted"
+    );
+
+    assert!(
+        run_result_is_orphan(db, Uuid::now_v7(), 0).await.unwrap(),
+        "a task that is gone holds nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -94,7 +94,7 @@ async fn a_completed_task_posts_a_signed_webhook_retried_until_received() {
     assert_eq!(body["event"], "task.completed");
     assert_eq!(body["task_id"], task_id.to_string());
     assert_eq!(body["status"], "COMPLETED");
-    assert_eq!(body["result_key"], format!("results/{task_id}.run0.png"));
+    assert_eq!(body["result_key"], format!("results/{task_id}.png"));
     // The result as the task describes it.
     assert_eq!(body["result"]["key"], body["result_key"]);
     for field in ["width", "height", "size_bytes"] {

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use imagepipe_entity::task;
 use imagepipe_shared::{
+    keys,
     messages::{ErrorCode, ReportedStatus, StatusEvent, TaskFailure},
     tasks::{self, progress::Attempt},
 };
@@ -78,39 +79,52 @@ pub async fn fail(
 }
 
 /// Whether the result of run `run` of a task is an orphan to delete: the task is gone, or
-/// can never hold that run's result (`tasks::run_may_reference_result`).
+/// can never hold that run's result (`tasks::run_may_reference_result`), and does not hold
+/// one of its keys (a retry's result stored before retries had keys of their own is at the
+/// first run's key, which its row holds).
 pub async fn run_result_is_orphan(
     db: &impl ConnectionTrait,
     task_id: Uuid,
     run: u32,
 ) -> Result<bool, DbErr> {
-    let found = status_and_run(db, task_id).await?;
-    Ok(!found.is_some_and(|(status, task_run)| {
+    let found = row_of(db, task_id).await?;
+    Ok(!found.is_some_and(|(status, task_run, held)| {
         tasks::run_may_reference_result(status, task_run, saturating_i32(run))
+            || holds_a_key_of(held.as_deref(), task_id, run)
     }))
 }
 
 /// The run of a task whose result is an orphan now that it ended FAILED or CANCELLED, for a
-/// message that cannot say which run it is about: the task's current run, if it ended so;
-/// `None` if it did not, or is gone (no run to name).
+/// message that cannot say which run it is about: the task's current run, if it ended so
+/// (and holds none of its keys); `None` if it did not, or is gone (no run to name).
 pub async fn orphaned_current_run(
     db: &impl ConnectionTrait,
     task_id: Uuid,
 ) -> Result<Option<u32>, DbErr> {
-    let found = status_and_run(db, task_id).await?;
+    let found = row_of(db, task_id).await?;
     Ok(found
-        .filter(|&(status, run)| !tasks::run_may_reference_result(status, run, run))
-        .and_then(|(_, run)| u32::try_from(run).ok()))
+        .filter(|(status, run, _)| !tasks::run_may_reference_result(*status, *run, *run))
+        .and_then(|(_, run, held)| {
+            u32::try_from(run)
+                .ok()
+                .filter(|&run| !holds_a_key_of(held.as_deref(), task_id, run))
+        }))
 }
 
-async fn status_and_run(
+fn holds_a_key_of(held: Option<&str>, task_id: Uuid, run: u32) -> bool {
+    held.is_some_and(|key| keys::is_result_key_of_run(key, task_id, run))
+}
+
+/// A task's status, run and the result key it holds.
+async fn row_of(
     db: &impl ConnectionTrait,
     task_id: Uuid,
-) -> Result<Option<(task::TaskStatus, i32)>, DbErr> {
+) -> Result<Option<(task::TaskStatus, i32, Option<String>)>, DbErr> {
     task::Entity::find_by_id(task_id)
         .select_only()
         .column(task::Column::Status)
         .column(task::Column::Run)
+        .column(task::Column::ResultKey)
         .into_tuple()
         .one(db)
         .await

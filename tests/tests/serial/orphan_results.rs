@@ -262,7 +262,7 @@ async fn a_late_result_is_deleted_once_the_object_store_is_back() {
     assert_eq!(status, 200);
 
     // What a processor that missed the cancellation stores, then reports with the store away.
-    let key = format!("results/{id}.run0.png");
+    let key = format!("results/{id}.png");
     system
         .storage
         .processed

@@ -45,7 +45,7 @@ async fn a_clients_chain_completes_as_described(system: &TestSystem, id: Uuid) {
         "{task}"
     );
     assert_eq!(result["content_type"], "image/webp", "{task}");
-    assert_eq!(result["key"], format!("results/{id}.run0.webp"), "{task}");
+    assert_eq!(result["key"], format!("results/{id}.webp"), "{task}");
     assert_eq!(task["preset"], Value::Null);
     assert_eq!(
         task["steps"],
@@ -66,7 +66,7 @@ async fn the_thumbnail_preset_is_a_256_px_square_jpeg(system: &TestSystem, id: U
         (Some(256), Some(256))
     );
     assert_eq!(result["content_type"], "image/jpeg", "{task}");
-    assert_eq!(result["key"], format!("results/{id}.run0.jpg"), "{task}");
+    assert_eq!(result["key"], format!("results/{id}.jpg"), "{task}");
     assert_eq!(task["preset"], "thumbnail");
     assert_eq!(
         task["steps"],
@@ -100,7 +100,7 @@ async fn the_default_chain_is_shown_spelled_out(
         (Some(u64::from(width)), Some(u64::from(height)))
     );
     assert_eq!(result["content_type"], "image/png", "{task}");
-    assert_eq!(result["key"], format!("results/{id}.run0.png"), "{task}");
+    assert_eq!(result["key"], format!("results/{id}.png"), "{task}");
 }
 
 /// A FAILED task retried runs its own chain again: the new run's result is the same WebP.

@@ -185,9 +185,9 @@ fn task_example() -> TaskView {
         result: Some(ResultObject {
             stored: StoredObject {
                 bucket: "processed".into(),
-                key: format!("results/{id}.run0.jpg"),
+                key: format!("results/{id}.jpg"),
                 download_url: Some(format!(
-                    "http://localhost:9000/processed/results/{id}.run0.jpg?X-Amz-Signature=..."
+                    "http://localhost:9000/processed/results/{id}.jpg?X-Amz-Signature=..."
                 )),
                 url_expires_at: Some(at),
             },
