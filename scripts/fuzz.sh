@@ -8,7 +8,8 @@
 #
 # Targets (fuzz/fuzz_targets): header, steps, messages, upload_form (imagepipe-wire alone)
 # and jpeg_scaled (the processor's JPEG decode; it builds the kernel, `--features kernel`).
-# Default: all five. --dev builds without optimization (CI's short run: about a third of the
+# Default: all five. With the kernel's target among them every target is built with the
+# kernel, so name the others alone to build without it (as CI does). --dev builds without optimization (CI's short run: about a third of the
 # release build's CPU, at a few percent of its executions per second); the figures in
 # docs/fuzzing.md are of release builds. --build-only builds and stops (.ci/run builds
 # ahead in the background). The corpus grows in .local/fuzz.

@@ -219,6 +219,10 @@ ensure_cargo_fuzz() {
   cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 }
 
+# The fuzz targets the test command runs (a short run each; .ci/run builds them ahead): those
+# built on imagepipe-wire alone, not jpeg_scaled, which needs the kernel's whole build.
+CI_FUZZ_TARGETS=(header steps messages upload_form)
+
 # One fuzz build at a time: wait for whoever holds the fuzz lock (.ci/run's background fuzz
 # build), then hold it until this shell exits.
 hold_fuzz_lock() {

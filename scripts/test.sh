@@ -53,5 +53,5 @@ cargo test "${TEST_BUILD[@]}" --test e2e "$@" -- serial:: --test-threads=1
 # A short run of each fuzz target that reads untrusted bytes (the upload form, image headers,
 # steps, messages and dead letters), built without optimization (.ci/run builds it in the
 # background while the tests build). Seeds first: every crash ever found is replayed.
-log "scripts/fuzz.sh --dev ${FUZZ_SECONDS:-10} header steps messages upload_form"
-bash "$ROOT/scripts/fuzz.sh" --dev "${FUZZ_SECONDS:-10}" header steps messages upload_form
+log "scripts/fuzz.sh --dev ${FUZZ_SECONDS:-10} ${CI_FUZZ_TARGETS[*]}"
+bash "$ROOT/scripts/fuzz.sh" --dev "${FUZZ_SECONDS:-10}" "${CI_FUZZ_TARGETS[@]}"
