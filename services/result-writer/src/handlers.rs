@@ -2,8 +2,9 @@
 //!
 //! A database write that fails is retried here, holding the delivery, until the database is
 //! back: requeueing would count against the queue's delivery limit and could park a perfectly
-//! good event. Only on shutdown is an unwritten delivery handed back to the broker. The same
-//! holds for deleting a result object the delivery shows nothing will reference ([`orphans`]).
+//! good event. Only on shutdown is an unwritten delivery handed back to the broker. A result object the
+//! delivery shows nothing will reference is deleted in the background ([`orphans`]), never
+//! holding the delivery: the object store is not a dependency of this service's work.
 
 use std::future::Future;
 

@@ -59,7 +59,7 @@ impl Handlers {
                 orphans.push(key.clone());
             }
         }
-        self.delete_orphans(event.task_id, &orphans).await
+        self.delete_orphans(event.task_id, orphans)
     }
 
     /// After a dead letter failed a task, or found it already ended: delete the result its job
@@ -83,32 +83,37 @@ impl Handlers {
         match orphaned {
             None => false,
             Some(None) => true,
-            Some(Some(run)) => {
-                self.delete_orphans(task_id, &keys::result_keys(task_id, run))
-                    .await
-            }
+            Some(Some(run)) => self.delete_orphans(task_id, keys::result_keys(task_id, run)),
         }
     }
 
-    /// Delete `orphans`, holding the delivery while the object store is away (a delete given
-    /// up on would leave the object for good); `false` if shutdown came first. Deleting a
-    /// missing object succeeds, so doing it again on a redelivery is harmless.
-    async fn delete_orphans(&self, task_id: Uuid, orphans: &[String]) -> bool {
+    /// Delete `orphans` in the background, retrying until the object store answers. The
+    /// delivery is not held for it: the result-writer's work needs only the broker and the
+    /// database, and an object store outage must not stall every status event and dead letter
+    /// behind one delete (`serial::faults`' outage past the retry budget). A delete still
+    /// waiting at shutdown is dropped (logged); retention deletes a FAILED or CANCELLED
+    /// task's run result with the task, the last chance. Deleting a missing object succeeds,
+    /// so doing it again for a redelivery is harmless. Always `true`: nothing to hand back.
+    fn delete_orphans(&self, task_id: Uuid, orphans: Vec<String>) -> bool {
         if orphans.is_empty() {
             return true;
         }
-        let delete = || self.storage.processed.delete_keys(orphans);
-        let deleted = delete
-            .retry(retry::dependency())
-            .notify(|err, delay| {
+        let processed = self.storage.processed.clone();
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            let delete = || processed.delete_keys(&orphans);
+            let deleted = delete.retry(retry::dependency()).notify(|err, delay| {
                 tracing::warn!(%task_id, %err, ?delay, "cannot delete an orphaned result yet, retrying")
             });
-        tokio::select! {
-            _ = deleted => {
-                tracing::debug!(%task_id, keys = ?orphans, "deleted the result keys of a run no task will reference");
-                true
+            tokio::select! {
+                _ = deleted => {
+                    tracing::debug!(%task_id, keys = ?orphans, "deleted the result keys of a run no task will reference");
+                }
+                () = shutdown.cancelled() => {
+                    tracing::warn!(%task_id, keys = ?orphans, "shutting down before the object store answered: the orphaned result is left to retention");
+                }
             }
-            () = self.shutdown.cancelled() => false,
-        }
+        });
+        true
     }
 }
