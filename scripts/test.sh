@@ -41,6 +41,13 @@ ensure_client_generators
 # targets too, not `--bins` alone: without the test targets cargo leaves the dev-dependencies'
 # features out, and that other feature set rebuilds the kernel and whatever else they touch.
 ensure_s3 debug "${TEST_BUILD[@]}" --bins --tests "$@"
+# The fuzz targets' build (cargo-fuzz's install, then the targets without optimization: about
+# 5 minutes of CPU) at the lowest priority while the tests run: the end-to-end tests spend
+# most of their time waiting on their systems, which leaves one core or both idle for most of
+# the serial pass. Beside the test build it took as long as the build left idle (20 minutes,
+# and the build about 3 minutes longer). The fuzz step at the end waits for it (the fuzz lock).
+FUZZ_BUILD_LOG="$LOCAL/fuzz-build.log"
+nice -n 19 bash "$ROOT/scripts/fuzz.sh" --dev --build-only 0 "${CI_FUZZ_TARGETS[@]}" >"$FUZZ_BUILD_LOG" 2>&1 &
 # Every crate's tests, in parallel, but the end-to-end tests that cut dependencies or kill
 # services (the module `serial`, matched by name)... Four at a time, not one per core: an
 # end-to-end test spends most of its time waiting on its system (processing delays, polls,
@@ -51,7 +58,8 @@ cargo test "${TEST_BUILD[@]}" "$@" -- --skip serial:: --test-threads="${TEST_THR
 log "cargo test ${TEST_BUILD[*]} --test e2e -- serial:: --test-threads=1"
 cargo test "${TEST_BUILD[@]}" --test e2e "$@" -- serial:: --test-threads=1
 # A short run of each fuzz target that reads untrusted bytes (the upload form, image headers,
-# steps, messages and dead letters), built without optimization (.ci/run builds it in the
-# background while the tests build). Seeds first: every crash ever found is replayed.
+# steps, messages and dead letters), built without optimization (in the background above; a
+# failed build is built again here, its errors shown). Seeds first: every crash ever found
+# is replayed.
 log "scripts/fuzz.sh --dev ${FUZZ_SECONDS:-10} ${CI_FUZZ_TARGETS[*]}"
 bash "$ROOT/scripts/fuzz.sh" --dev "${FUZZ_SECONDS:-10}" "${CI_FUZZ_TARGETS[@]}"
