@@ -71,12 +71,22 @@ impl Log {
     }
 
     async fn wait_for(&self, system: &TestSystem, line: &str) {
+        self.wait_for_line_with(system, &[line]).await;
+    }
+
+    /// Wait for one line that contains every one of `parts`.
+    async fn wait_for_line_with(&self, system: &TestSystem, parts: &[&str]) {
         system
-            .eventually(&format!("the log says {line:?}"), DEADLINE, || async {
-                tokio::fs::read_to_string(&self.0)
-                    .await
-                    .is_ok_and(|text| text.contains(line))
-            })
+            .eventually(
+                &format!("the log has a line with {parts:?}"),
+                DEADLINE,
+                || async {
+                    tokio::fs::read_to_string(&self.0).await.is_ok_and(|text| {
+                        text.lines()
+                            .any(|line| parts.iter().all(|part| line.contains(part)))
+                    })
+                },
+            )
             .await;
     }
 }
@@ -119,6 +129,12 @@ async fn a_task_cancelled_between_store_and_report_keeps_no_result_object() {
     );
     system
         .wait_worker_readiness(port, 200, "the second processor consumes")
+        .await;
+    // Readiness is about the jobs queue; a cancellation broadcast before its private queue
+    // is bound is never heard (notices save work and lose nothing when missed), so wait for
+    // it to consume the cancellations exchange too.
+    let cancellations = system.topology.cancellations_exchange();
+    log.wait_for_line_with(&system, &["consuming", &cancellations])
         .await;
     let (status, task) = system
         .call(Method::POST, &format!("/api/v1/tasks/{id}/cancel"), None)
