@@ -25,6 +25,7 @@ mod cli;
 mod clients;
 mod concurrency;
 mod contract;
+mod kernel_priority;
 mod models;
 mod observability;
 mod openapi;

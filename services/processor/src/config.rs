@@ -7,7 +7,11 @@ use imagepipe_shared::{
     },
 };
 
-use crate::{models::ModelsConfig, test_hooks::TestHooks};
+use crate::{
+    kernel_pool::{CpuList, CpuListError, KernelPriority},
+    models::ModelsConfig,
+    test_hooks::TestHooks,
+};
 
 /// imagepipe processor: consumes jobs, runs each one's chain of steps on its image, reports
 /// status events.
@@ -19,9 +23,8 @@ pub struct ProcessorConfig {
     #[arg(long, env = "PROCESSING_DELAY_MS", default_value_t = 5000)]
     pub processing_delay_ms: u64,
 
-    /// Jobs one processor works on at once (its prefetch). Pixel work runs on tokio's
-    /// blocking pool (`spawn_blocking`), off the async runtime; the rest of a job's time is
-    /// waiting.
+    /// Jobs one processor works on at once (its prefetch). Pixel work runs on the kernel
+    /// pool's own threads, off the async runtime; the rest of a job's time is waiting.
     #[arg(long, env = "PROCESSOR_CONCURRENCY", default_value_t = 8)]
     pub processor_concurrency: u16,
 
@@ -30,6 +33,20 @@ pub struct ProcessorConfig {
     /// finds a free core (docs/performance.md, latency isolation).
     #[arg(long, env = "PROCESSOR_KERNEL_THREADS", default_value_t = 0)]
     pub processor_kernel_threads: u16,
+
+    /// Scheduling priority of the kernel threads. `idle` (SCHED_IDLE): the pixels run on the
+    /// CPU time nothing else on the machine wants, so an API beside them keeps its speed, and
+    /// on a machine of their own they still get every cycle. `normal`: as every other thread.
+    #[arg(long, env = "PROCESSOR_KERNEL_PRIORITY", value_enum, default_value_t = KernelPriority::Idle)]
+    pub processor_kernel_priority: KernelPriority,
+
+    /// CPUs the kernel threads may run on, as a Linux CPU list (`1`, `1-3`, `0,2-3`); all by
+    /// default. On a machine shared with ingest, keeping a core free of pixels is what keeps
+    /// the API's latency (docs/performance.md, latency isolation): priority alone does not.
+    /// The kernel pool then has one thread per listed CPU unless `PROCESSOR_KERNEL_THREADS`
+    /// says otherwise.
+    #[arg(long, env = "PROCESSOR_KERNEL_CPUS")]
+    pub processor_kernel_cpus: Option<CpuList>,
 
     /// Attempts a job gets when the failure is transient (object store down...), including
     /// the first. After the last, the job is parked and the task FAILED.
@@ -79,16 +96,28 @@ pub struct ProcessorConfig {
 }
 
 impl ProcessorConfig {
-    /// Size of the kernel pool: the setting, or one per core.
+    /// Size of the kernel pool: the setting, or one per CPU of `PROCESSOR_KERNEL_CPUS`, or
+    /// one per core.
     pub fn kernel_threads(&self) -> usize {
-        match self.processor_kernel_threads {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
-            n => usize::from(n),
+        match (self.processor_kernel_threads, &self.processor_kernel_cpus) {
+            (0, Some(cpus)) => cpus.count(),
+            (0, None) => std::thread::available_parallelism().map_or(1, usize::from),
+            (n, _) => usize::from(n),
         }
+    }
+
+    /// `PROCESSOR_KERNEL_CPUS`, those of them this process may run on: an error if none.
+    pub fn kernel_cpus(&self) -> Result<Option<CpuList>, CpuListError> {
+        self.processor_kernel_cpus
+            .as_ref()
+            .map(CpuList::allowed)
+            .transpose()
     }
 
     /// Settings no job could run under are refused at start, not on the first job.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.kernel_cpus()
+            .map_err(|err| anyhow::anyhow!("PROCESSOR_KERNEL_CPUS: {err}"))?;
         self.chain.check_default_delay(self.processing_delay_ms)
     }
 }
@@ -114,6 +143,45 @@ mod tests {
             parse(&["--processor-kernel-threads", "1"]).kernel_threads(),
             1
         );
+        assert_eq!(
+            parse(&["--processor-kernel-cpus", "0,2-3"]).kernel_threads(),
+            3
+        );
+        assert_eq!(
+            parse(&[
+                "--processor-kernel-cpus",
+                "1",
+                "--processor-kernel-threads",
+                "2"
+            ])
+            .kernel_threads(),
+            2
+        );
+    }
+
+    #[test]
+    fn kernel_cpus_that_cannot_be_used_stop_the_start_with_a_reason() {
+        let malformed =
+            ProcessorConfig::try_parse_from(["processor", "--processor-kernel-cpus", "1-x"])
+                .expect_err("not a CPU list");
+        assert!(
+            malformed
+                .to_string()
+                .contains("`1-x` is not a CPU number or range"),
+            "{malformed}"
+        );
+        // CPU 1000: numbered, but not one this process may run on (no test machine has it).
+        let elsewhere = parse(&["--processor-kernel-cpus", "1000"]);
+        let err = elsewhere.validate().expect_err("no usable CPU");
+        assert_eq!(
+            err.to_string(),
+            "PROCESSOR_KERNEL_CPUS: none of the CPUs 1000 is one this process may run on"
+        );
+        let own = CpuList::of_own_thread().expect("affinity").to_string();
+        let first = own.split(',').next().expect("a CPU");
+        parse(&["--processor-kernel-cpus", first])
+            .validate()
+            .expect("one of this process's own CPUs");
     }
 
     /// The crash hook's setting and the `--version` mark come and go with the feature.

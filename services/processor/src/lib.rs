@@ -9,6 +9,7 @@ mod fatal;
 mod job_analysis;
 mod job_chain;
 mod job_error;
+pub mod kernel_pool;
 mod metrics;
 pub mod test_hooks;
 mod worker;
@@ -146,7 +147,7 @@ pub async fn run(config: ProcessorConfig, shutdown: CancellationToken) -> anyhow
         metrics,
         Arc::new(models),
         fatal.clone(),
-    ));
+    )?);
     let spec = amqp::ConsumerSpec {
         url: &config.amqp.amqp_url,
         name: "imagepipe-processor",

@@ -10,6 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use anyhow::Context;
 use bytes::Bytes;
 use imagepipe_shared::{
     amqp::{AmqpError, Publisher},
@@ -38,6 +39,7 @@ use crate::{
     job_analysis, job_chain,
     job_error::JobError,
     kernel,
+    kernel_pool::{KernelPool, KernelPoolError},
     metrics::ProcessorMetrics,
     models::{
         Models,
@@ -63,8 +65,8 @@ pub(crate) struct Worker {
     test_hooks: TestHooks,
     cancellations: Arc<Cancellations>,
     metrics: ProcessorMetrics,
-    /// One permit per kernel thread (`PROCESSOR_KERNEL_THREADS`, default one per core).
-    pixel_slots: tokio::sync::Semaphore,
+    /// The kernel threads (`PROCESSOR_KERNEL_THREADS`, default one per core), one slot each.
+    kernel_pool: KernelPool,
     fatal: Arc<Fatal>,
 }
 
@@ -77,8 +79,14 @@ impl Worker {
         metrics: ProcessorMetrics,
         models: Arc<Models>,
         fatal: Arc<Fatal>,
-    ) -> Self {
-        Self {
+    ) -> anyhow::Result<Self> {
+        let kernel_pool = KernelPool::new(
+            config.kernel_threads(),
+            config.processor_kernel_priority,
+            config.kernel_cpus().context("PROCESSOR_KERNEL_CPUS")?,
+        )
+        .context("cannot start the kernel threads")?;
+        Ok(Self {
             models,
             storage,
             publisher: Publisher::new(
@@ -95,9 +103,9 @@ impl Worker {
             test_hooks: config.test_hooks.clone(),
             cancellations,
             metrics,
-            pixel_slots: tokio::sync::Semaphore::new(config.kernel_threads()),
+            kernel_pool,
             fatal,
-        }
+        })
     }
 
     pub(crate) async fn handle(&self, delivery: Delivery) {
@@ -262,44 +270,41 @@ impl Worker {
         Ok(Some((key, result)))
     }
 
-    /// The pixel work, on the blocking pool, holding one of the kernel slots only while it
-    /// runs: at most `PROCESSOR_KERNEL_THREADS` kernels at once (default one per core), since
-    /// more would only share the cores and hold more decoded images in memory at once. The
-    /// other jobs wait for a slot, not on a CPU, and the simulated delay that follows holds
-    /// no slot, so `PROCESSOR_CONCURRENCY` jobs can be in their delay at once.
+    /// The pixel work, on the kernel pool, holding one of its slots only while it runs: at
+    /// most `PROCESSOR_KERNEL_THREADS` kernels at once (default one per core), since more
+    /// would only share the cores and hold more decoded images in memory at once. The other
+    /// jobs wait for a slot, not on a CPU, and the simulated delay that follows holds no slot,
+    /// so `PROCESSOR_CONCURRENCY` jobs can be in their delay at once.
     async fn pixels(
         &self,
         original: Bytes,
         steps: Vec<Step>,
     ) -> Result<kernel::Processed, JobError> {
-        let waiting = Instant::now();
-        let _slot = self.pixel_slots.acquire().await.map_err(|e| {
+        let pool_failure = |err: KernelPoolError| {
             JobError::Permanent(TaskFailure {
                 code: ErrorCode::ProcessingFailed,
-                message: format!("pixel pool closed: {e}"),
+                message: err.to_string(),
             })
-        })?;
+        };
+        let waiting = Instant::now();
+        let slot = self.kernel_pool.slot().await.map_err(pool_failure)?;
         self.metrics.stage("slot_wait", waiting);
         let limits = self.limits;
         let models = self.models.clone();
         let pixel_work = Instant::now();
-        let processed = tokio::task::spawn_blocking(move || {
-            kernel::run_models(
-                &original,
-                &steps,
-                limits,
-                kernel::Settings::default(),
-                Some(&models.faces),
-                Some(&models.infer),
-            )
-        })
-        .await
-        .map_err(|e| {
-            JobError::Permanent(TaskFailure {
-                code: ErrorCode::ProcessingFailed,
-                message: format!("image processing crashed: {e}"),
+        let processed = slot
+            .run(move || {
+                kernel::run_models(
+                    &original,
+                    &steps,
+                    limits,
+                    kernel::Settings::default(),
+                    Some(&models.faces),
+                    Some(&models.infer),
+                )
             })
-        })??;
+            .await
+            .map_err(pool_failure)??;
         self.metrics
             .processing_seconds
             .observe(pixel_work.elapsed().as_secs_f64());
