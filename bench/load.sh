@@ -23,6 +23,7 @@
 #   e2e      BURSTS ("50 500"), DELAYS ("5000 0"), OVERHEAD_ROUNDS (5), SINGLE_ROUNDS (10),
 #            LONG_RUNS (1: runs that include the burst of 500 at 5000 ms)
 #   latency  GETS (3000 per phase), GET_CONCURRENCY (1), LATENCY_DELAYS ("5000 0")
+#   all      BENCH_STEPS (JSON: the chain every upload asks for, the form's `steps`; default chain unset)
 #   system   BENCH_S3_CPUS (the S3 server alone on these CPUs), PROCESSOR_CONCURRENCY (8), PROCESSOR_BIN and BENCH_VARIANT (a patched processor,
 #            summarized apart), and every other variable of the services (bench/system.sh)
 # The JSON lines of every run go to .local/bench/load/BENCH-VARIANT.jsonl, the tables of

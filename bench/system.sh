@@ -20,6 +20,9 @@
 # BENCH_S3_CPUS (e.g. 1) runs the S3 server alone on those CPUs and everything else (the three
 # services, the `load` client, PostgreSQL, RabbitMQ) on the others, as if the object store had
 # a machine of its own; stop puts PostgreSQL and RabbitMQ back on every CPU.
+# BENCH_DB_PARAMS is appended to the services' DATABASE_URL, e.g. `?sslmode=disable`: this
+# machine's PostgreSQL has TLS on, so the services negotiate it (sqlx's `prefer`), while
+# compose's postgres image has it off.
 # PROCESSOR_BIN runs another processor binary (a patched build, to measure a fix), named by
 # BENCH_VARIANT in the results; PROCESSOR_NICE (0) lowers the processor's CPU priority.
 # State (pid files, logs) goes to .local/bench/system (BENCH_STATE). bench/load.sh sources this
@@ -42,7 +45,7 @@ BENCH_SERVICES=(ingest processor result-writer)
 
 # The environment of the services (and of the `load` client, which reads the same names).
 bench_env() {
-  export DATABASE_URL="$BENCH_DB_SERVER/$BENCH_DB"
+  export DATABASE_URL="$BENCH_DB_SERVER/$BENCH_DB${BENCH_DB_PARAMS:-}"
   export AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
   export AMQP_PREFIX=${AMQP_PREFIX:-imagepipe-bench}
   if [ "${BENCH_SHARED_S3:-0}" = 1 ]; then

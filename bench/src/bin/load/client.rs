@@ -29,6 +29,9 @@ pub(crate) struct Sample {
 pub(crate) struct Api {
     http: reqwest::Client,
     base: String,
+    /// `BENCH_STEPS`: the chain every upload asks for (JSON text, the form's `steps`);
+    /// unset, the default chain.
+    steps: Option<String>,
 }
 
 impl Api {
@@ -40,6 +43,7 @@ impl Api {
         Ok(Self {
             http,
             base: base.trim_end_matches('/').to_owned(),
+            steps: std::env::var("BENCH_STEPS").ok().filter(|s| !s.is_empty()),
         })
     }
 
@@ -51,7 +55,10 @@ impl Api {
             let part = reqwest::multipart::Part::stream_with_length(bytes, len)
                 .file_name(name.to_owned())
                 .mime_str(mime)?;
-            let form = reqwest::multipart::Form::new().part("file", part);
+            let mut form = reqwest::multipart::Form::new().part("file", part);
+            if let Some(steps) = &self.steps {
+                form = form.text("steps", steps.clone());
+            }
             let response = self
                 .http
                 .post(format!("{}/api/v1/analyze", self.base))
