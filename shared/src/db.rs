@@ -26,12 +26,6 @@ pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// [`BROKER_TIMEOUT`]).
 pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A pooled connection idle at least this long is pinged before it is handed out. One that
-/// died within it (the server restarted in that second) fails its first statement, which
-/// every caller already treats as a failure of the database: retried, or an unknown outcome
-/// checked again (an upload's insert).
-pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
-
 const _: () = assert!(IDLE_IN_TRANSACTION_TIMEOUT.as_secs() >= 2 * BROKER_TIMEOUT.as_secs());
 
 /// Run a database call within [`STATEMENT_TIMEOUT`]; past it, the call is dropped and its
@@ -58,13 +52,9 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
         .max_connections(config.database_max_connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
-        // Taking a connection, including the ping of an idle one (it replaces a connection
-        // the server closed), is bounded; a ping that times out here drops its connection and
-        // frees the slot. Only a connection idle for a while is pinged: every connection given
-        // back was pinged twice on its way in (below), so one taken again within
-        // `PING_IF_IDLE_FOR` answered moments ago. Under load that is every checkout, and
-        // the ping was one of an upload's four exchanges with PostgreSQL.
-        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
+        // Taking a connection, including the ping of an idle one (`test_before_acquire`, kept
+        // on: it replaces a connection the server closed), is bounded; a ping that times out
+        // here drops its connection and frees the slot.
         .acquire_timeout(STATEMENT_TIMEOUT)
         .statement_timeout(STATEMENT_TIMEOUT)
         .map_sqlx_postgres_opts(|options| {
