@@ -74,14 +74,10 @@ async fn round(
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let file = args.file.clone().unwrap_or_else(|| {
-        std::env::var_os("IMAGEPIPE_SHARED_DIR")
-            .map_or_else(
-                || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-                std::path::PathBuf::from,
-            )
-            .join("testdata/good/photo-2mp.jpg")
-    });
+    let file = args
+        .file
+        .clone()
+        .unwrap_or_else(|| imagepipe_tests::testdata("good/photo-2mp.jpg"));
     let bytes = Arc::new(std::fs::read(&file).with_context(|| file.display().to_string())?);
     let threads = match args.threads {
         0 => std::thread::available_parallelism().map_or(1, usize::from),

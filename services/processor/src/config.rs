@@ -43,8 +43,8 @@ pub struct ProcessorConfig {
     /// CPUs the kernel threads may run on, as a Linux CPU list (`1`, `1-3`, `0,2-3`); all by
     /// default. On a machine shared with ingest, keeping a core free of pixels is what keeps
     /// the API's latency (docs/performance.md, latency isolation): priority alone does not.
-    /// The kernel pool then has one thread per listed CPU unless `PROCESSOR_KERNEL_THREADS`
-    /// says otherwise.
+    /// The kernel pool then has one thread per listed CPU this process may run on, unless
+    /// `PROCESSOR_KERNEL_THREADS` says otherwise.
     #[arg(long, env = "PROCESSOR_KERNEL_CPUS")]
     pub processor_kernel_cpus: Option<CpuList>,
 
@@ -96,27 +96,26 @@ pub struct ProcessorConfig {
 }
 
 impl ProcessorConfig {
-    /// Size of the kernel pool: the setting, or one per CPU of `PROCESSOR_KERNEL_CPUS`, or
-    /// one per core.
-    pub fn kernel_threads(&self) -> usize {
-        match (self.processor_kernel_threads, &self.processor_kernel_cpus) {
+    /// The kernel pool: its threads, and the CPUs they may use. `PROCESSOR_KERNEL_CPUS` is cut
+    /// to the CPUs this process may run on (an error if none); the pool has
+    /// `PROCESSOR_KERNEL_THREADS` threads, or one per CPU left of that list, or one per core.
+    pub fn kernel_pool(&self) -> Result<(usize, Option<CpuList>), CpuListError> {
+        let cpus = self
+            .processor_kernel_cpus
+            .as_ref()
+            .map(CpuList::allowed)
+            .transpose()?;
+        let threads = match (self.processor_kernel_threads, &cpus) {
             (0, Some(cpus)) => cpus.count(),
             (0, None) => std::thread::available_parallelism().map_or(1, usize::from),
             (n, _) => usize::from(n),
-        }
-    }
-
-    /// `PROCESSOR_KERNEL_CPUS`, those of them this process may run on: an error if none.
-    pub fn kernel_cpus(&self) -> Result<Option<CpuList>, CpuListError> {
-        self.processor_kernel_cpus
-            .as_ref()
-            .map(CpuList::allowed)
-            .transpose()
+        };
+        Ok((threads, cpus))
     }
 
     /// Settings no job could run under are refused at start, not on the first job.
     pub fn validate(&self) -> anyhow::Result<()> {
-        self.kernel_cpus()
+        self.kernel_pool()
             .map_err(|err| anyhow::anyhow!("PROCESSOR_KERNEL_CPUS: {err}"))?;
         self.chain.check_default_delay(self.processing_delay_ms)
     }
@@ -131,30 +130,34 @@ mod tests {
             .expect("valid flags")
     }
 
+    fn threads(args: &[&str]) -> usize {
+        parse(args).kernel_pool().expect("usable CPUs").0
+    }
+
     #[test]
     fn the_kernel_pool_is_one_per_core_unless_set() {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        assert_eq!(parse(&[]).kernel_threads(), cores);
+        assert_eq!(threads(&[]), cores);
+        assert_eq!(threads(&["--processor-kernel-threads", "0"]), cores);
+        assert_eq!(threads(&["--processor-kernel-threads", "1"]), 1);
+        let own = CpuList::of_own_thread().expect("affinity");
+        let first = own.to_string().split(',').next().expect("a CPU").to_owned();
         assert_eq!(
-            parse(&["--processor-kernel-threads", "0"]).kernel_threads(),
-            cores
+            threads(&["--processor-kernel-cpus", &own.to_string()]),
+            own.count()
         );
+        // CPU 1000 is listed but not one this process may run on: it gets no thread.
         assert_eq!(
-            parse(&["--processor-kernel-threads", "1"]).kernel_threads(),
+            threads(&["--processor-kernel-cpus", &format!("{first},1000")]),
             1
         );
         assert_eq!(
-            parse(&["--processor-kernel-cpus", "0,2-3"]).kernel_threads(),
-            3
-        );
-        assert_eq!(
-            parse(&[
+            threads(&[
                 "--processor-kernel-cpus",
-                "1",
+                &first,
                 "--processor-kernel-threads",
                 "2"
-            ])
-            .kernel_threads(),
+            ]),
             2
         );
     }

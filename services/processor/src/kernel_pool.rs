@@ -12,11 +12,12 @@
 //! What idle priority buys: on a machine the processor shares with ingest (or anything else),
 //! pixels take only the CPU time no normal thread wants, so the API is served first; on a
 //! machine of its own the kernel still gets every cycle, since an idle-policy thread runs
-//! whenever nothing else is runnable (measured: within 1%). What it does not buy: a woken API
-//! thread that finds every core busy still waits about a scheduler tick, even behind
-//! idle-policy work, so on a shared machine the API keeps its latency only with a core free
-//! of pixels: `PROCESSOR_KERNEL_CPUS` binds these threads to the CPUs it lists
-//! (docs/performance.md, issue 16).
+//! whenever nothing else is runnable (measured: within 1%). What it does not buy, measured on
+//! a 2-core VM: with every core busy, even with idle-policy work only, a woken API thread
+//! still waits milliseconds (GET p99 0.7 → 4.2 ms beside two idle-policy busy loops, 0.7 ms
+//! with one loop kept to one core), so on a shared machine the API keeps its latency only
+//! with a core free of pixels: `PROCESSOR_KERNEL_CPUS` binds these threads to the CPUs it
+//! lists (docs/performance.md, issue 16).
 
 use std::{
     any::Any,

@@ -6,24 +6,29 @@ use super::*;
 const IDLE: ThreadSchedulePolicy = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
 const OTHER: ThreadSchedulePolicy = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
 
-async fn policies_in(pool: &KernelPool) -> Vec<Option<ThreadSchedulePolicy>> {
-    // The work's own thread, and the threads its rayon parallelism lands on (as libblur's).
+/// What `probe` reads on the work's own kernel thread and on the threads its rayon
+/// parallelism lands on (as libblur's does).
+async fn seen_on_pool<T: Send + 'static>(pool: &KernelPool, probe: fn() -> T) -> Vec<T> {
     pool.slot()
         .await
         .expect("open pool")
-        .run(|| {
-            let mut policies: Vec<_> = (0..256).into_par_iter().map(|_| own_policy()).collect();
-            policies.push(own_policy());
-            policies
+        .run(move || {
+            let mut seen: Vec<T> = (0..256).into_par_iter().map(|_| probe()).collect();
+            seen.push(probe());
+            seen
         })
         .await
         .expect("no panic")
 }
 
+fn own_cpus() -> CpuList {
+    CpuList::of_own_thread().expect("affinity")
+}
+
 #[tokio::test]
 async fn idle_kernel_threads_and_their_parallel_work_run_at_sched_idle() {
     let pool = KernelPool::new(2, KernelPriority::Idle, None).expect("pool");
-    let policies = policies_in(&pool).await;
+    let policies = seen_on_pool(&pool, own_policy).await;
     assert!(
         policies.iter().all(|policy| *policy == Some(IDLE)),
         "{policies:?}"
@@ -35,7 +40,7 @@ async fn idle_kernel_threads_and_their_parallel_work_run_at_sched_idle() {
 #[tokio::test]
 async fn normal_kernel_threads_keep_the_default_policy() {
     let pool = KernelPool::new(2, KernelPriority::Normal, None).expect("pool");
-    let policies = policies_in(&pool).await;
+    let policies = seen_on_pool(&pool, own_policy).await;
     assert!(
         policies.iter().all(|policy| *policy == Some(OTHER)),
         "{policies:?}"
@@ -73,7 +78,7 @@ async fn work_waits_for_a_slot_when_every_thread_is_taken() {
 
 #[tokio::test]
 async fn kernel_threads_and_their_parallel_work_stay_on_their_cpus() {
-    let own = CpuList::of_own_thread().expect("affinity");
+    let own = own_cpus();
     let first: CpuList = own
         .to_string()
         .split(',')
@@ -82,24 +87,11 @@ async fn kernel_threads_and_their_parallel_work_stay_on_their_cpus() {
         .parse()
         .expect("list");
     let pool = KernelPool::new(2, KernelPriority::Idle, Some(first.clone())).expect("pool");
-    let cpus = pool
-        .slot()
-        .await
-        .expect("open pool")
-        .run(|| {
-            let mut cpus: Vec<_> = (0..256)
-                .into_par_iter()
-                .map(|_| CpuList::of_own_thread().expect("affinity"))
-                .collect();
-            cpus.push(CpuList::of_own_thread().expect("affinity"));
-            cpus
-        })
-        .await
-        .expect("no panic");
+    let cpus = seen_on_pool(&pool, own_cpus).await;
     assert!(
         cpus.iter().all(|on| *on == first),
         "{cpus:?} against {first}"
     );
     // The caller's thread keeps its CPUs.
-    assert_eq!(CpuList::of_own_thread().expect("affinity"), own);
+    assert_eq!(own_cpus(), own);
 }

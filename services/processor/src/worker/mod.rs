@@ -80,12 +80,9 @@ impl Worker {
         models: Arc<Models>,
         fatal: Arc<Fatal>,
     ) -> anyhow::Result<Self> {
-        let kernel_pool = KernelPool::new(
-            config.kernel_threads(),
-            config.processor_kernel_priority,
-            config.kernel_cpus().context("PROCESSOR_KERNEL_CPUS")?,
-        )
-        .context("cannot start the kernel threads")?;
+        let (threads, cpus) = config.kernel_pool().context("PROCESSOR_KERNEL_CPUS")?;
+        let kernel_pool = KernelPool::new(threads, config.processor_kernel_priority, cpus)
+            .context("cannot start the kernel threads")?;
         Ok(Self {
             models,
             storage,
