@@ -23,8 +23,9 @@
 # BENCH_DB_PARAMS is appended to the services' DATABASE_URL, e.g. `?sslmode=disable`: this
 # machine's PostgreSQL has TLS on, so the services negotiate it (sqlx's `prefer`), while
 # compose's postgres image has it off.
-# PROCESSOR_BIN runs another processor binary (a patched build, to measure a fix), named by
-# BENCH_VARIANT in the results; PROCESSOR_NICE (0) lowers the processor's CPU priority.
+# PROCESSOR_BIN and INGEST_BIN run another processor or ingest binary (a patched build, or the
+# one before a change, to measure it side by side), named by BENCH_VARIANT in the results;
+# PROCESSOR_NICE (0) lowers the processor's CPU priority.
 # State (pid files, logs) goes to .local/bench/system (BENCH_STATE). bench/load.sh sources this
 # file for its functions.
 
@@ -214,7 +215,7 @@ system_start() {
   (cd "$ROOT" && target/release/migration up >"$BENCH_STATE/migration.log" 2>&1)
   bench_delete_queues
   cd "$ROOT"
-  nohup target/release/imagepipe-ingest >"$BENCH_STATE/ingest.log" 2>&1 &
+  nohup "${INGEST_BIN:-target/release/imagepipe-ingest}" >"$BENCH_STATE/ingest.log" 2>&1 &
   echo $! >"$BENCH_STATE/ingest.pid"
   HEALTH_BIND="127.0.0.1:$BENCH_PROCESSOR_PORT" \
     nohup nice -n "${PROCESSOR_NICE:-0}" "$PROCESSOR_BIN" >"$BENCH_STATE/processor.log" 2>&1 &
@@ -234,7 +235,7 @@ system_start() {
     "ingest $(cat "$BENCH_STATE/ingest.pid"), processor $(cat "$BENCH_STATE/processor.pid")," \
     "result-writer $(cat "$BENCH_STATE/result-writer.pid");" \
     "PROCESSING_DELAY_MS=$PROCESSING_DELAY_MS PROCESSOR_CONCURRENCY=$PROCESSOR_CONCURRENCY" \
-    "MAX_UPLOAD_BYTES=$MAX_UPLOAD_BYTES${PROCESSOR_BIN:+ processor $PROCESSOR_BIN}" \
+    "MAX_UPLOAD_BYTES=$MAX_UPLOAD_BYTES${PROCESSOR_BIN:+ processor $PROCESSOR_BIN}${INGEST_BIN:+ ingest $INGEST_BIN}" \
     "nice ${PROCESSOR_NICE:-0} ($BENCH_VARIANT)"
 }
 

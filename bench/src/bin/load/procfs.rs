@@ -1,6 +1,8 @@
-//! Process statistics from `/proc`: CPU time (utime + stime, in clock ticks of 10 ms; they
-//! cover every thread of a process, exited ones included), resident memory (VmRSS, VmHWM),
-//! and the machine's busy time, so a phase's CPU can be accounted to whoever spent it.
+//! Process statistics from `/proc`: CPU time (utime + stime, in clock ticks of 10 ms, for a
+//! process of many threads: they cover every thread, exited ones included; the scheduler's
+//! nanoseconds for PostgreSQL's backends, one thread each, whose share of an upload is a
+//! fraction of a tick), resident memory (VmRSS, VmHWM), and the machine's busy time, so a
+//! phase's CPU can be accounted to whoever spent it.
 
 use std::{collections::BTreeMap, path::Path, time::Instant};
 
@@ -51,8 +53,23 @@ pub(crate) fn is_s3_server(comm: &str) -> bool {
     matches!(comm, "imagepipe-s3-se" | "s3s-fs" | "minio")
 }
 
+const NANOS_PER_TICK: u64 = 1_000_000_000 / TICKS_PER_SEC as u64;
+
+/// utime + stime of a process (all its threads), in nanoseconds of a tick's resolution.
+pub(crate) fn cpu_ns(pid: u32) -> Option<u64> {
+    cpu_ticks(pid).map(|ticks| ticks * NANOS_PER_TICK)
+}
+
+/// The CPU time of a process of one thread, in nanoseconds, from the scheduler's own account
+/// (`/proc/<pid>/schedstat`, field 1: time on a CPU): exact where ticks are sampled, which
+/// matters for PostgreSQL's backends, each of which spends well under a tick per upload.
+fn single_thread_cpu_ns(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
 /// utime + stime of a process (all its threads), in ticks.
-pub(crate) fn cpu_ticks(pid: u32) -> Option<u64> {
+fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
@@ -126,7 +143,7 @@ fn processes() -> Vec<(u32, String, String)> {
     .collect()
 }
 
-/// CPU ticks by consumer at one moment.
+/// CPU nanoseconds by consumer at one moment.
 #[derive(Debug, Clone)]
 pub(crate) struct CpuSnapshot {
     at: Instant,
@@ -139,21 +156,21 @@ pub(crate) struct CpuSnapshot {
 pub(crate) fn snapshot(services: Services, database: &str) -> CpuSnapshot {
     let mut groups = BTreeMap::new();
     let mut add = |name: &'static str, ticks: u64| *groups.entry(name).or_insert(0) += ticks;
-    add("ingest", cpu_ticks(services.ingest).unwrap_or(0));
-    add("processor", cpu_ticks(services.processor).unwrap_or(0));
-    add("result_writer", cpu_ticks(services.writer).unwrap_or(0));
-    add("client", cpu_ticks(std::process::id()).unwrap_or(0));
+    add("ingest", cpu_ns(services.ingest).unwrap_or(0));
+    add("processor", cpu_ns(services.processor).unwrap_or(0));
+    add("result_writer", cpu_ns(services.writer).unwrap_or(0));
+    add("client", cpu_ns(std::process::id()).unwrap_or(0));
     if let Some(s3) = services.s3 {
-        add("s3_server", cpu_ticks(s3).unwrap_or(0));
+        add("s3_server", cpu_ns(s3).unwrap_or(0));
     }
     let backend = format!(" {database} ");
     for (pid, comm, cmdline) in processes() {
-        let ticks = || cpu_ticks(pid).unwrap_or(0);
+        let ns = || cpu_ns(pid).unwrap_or(0);
         match comm.as_str() {
-            name if is_s3_server(name) && services.s3.is_none() => add("s3_server", ticks()),
-            "beam.smp" => add("rabbitmq", ticks()),
+            name if is_s3_server(name) && services.s3.is_none() => add("s3_server", ns()),
+            "beam.smp" => add("rabbitmq", ns()),
             "postgres" => {
-                let t = ticks();
+                let t = single_thread_cpu_ns(pid).unwrap_or(0);
                 add("postgres_all", t);
                 if cmdline.starts_with("postgres: ") && cmdline.contains(&backend) {
                     add("postgres_bench_db", t);
@@ -176,6 +193,7 @@ impl CpuSnapshot {
     /// engineer's builds and tests), kernel threads.
     pub(crate) fn until(&self, later: &CpuSnapshot) -> Value {
         let secs = |ticks: u64| round(ticks as f64 / TICKS_PER_SEC);
+        let ns_secs = |ns: u64| round(ns as f64 / 1e9);
         let mut out = serde_json::Map::new();
         let mut listed = 0;
         for (name, after) in &later.groups {
@@ -184,7 +202,7 @@ impl CpuSnapshot {
             if *name != "postgres_bench_db" {
                 listed += spent;
             }
-            out.insert(format!("{name}_s"), json!(secs(spent)));
+            out.insert(format!("{name}_s"), json!(ns_secs(spent)));
         }
         let busy = later.machine.busy.saturating_sub(self.machine.busy);
         let all = later.machine.all.saturating_sub(self.machine.all);
@@ -196,7 +214,9 @@ impl CpuSnapshot {
         out.insert("steal_s".into(), json!(secs(steal)));
         out.insert(
             "other_s".into(),
-            json!(secs(busy.saturating_sub(listed + irq + steal))),
+            json!(secs(
+                busy.saturating_sub(listed / NANOS_PER_TICK + irq + steal)
+            )),
         );
         out.insert(
             "wall_s".into(),
@@ -205,13 +225,15 @@ impl CpuSnapshot {
         Value::Object(out)
     }
 
-    pub(crate) fn ticks(&self, group: &str) -> u64 {
-        self.groups.get(group).copied().unwrap_or(0)
+    /// CPU nanoseconds of `group` from `self` until `later`.
+    pub(crate) fn ns_until(&self, later: &CpuSnapshot, group: &str) -> u64 {
+        let ns = |snapshot: &CpuSnapshot| snapshot.groups.get(group).copied().unwrap_or(0);
+        ns(later).saturating_sub(ns(self))
     }
 }
 
-pub(crate) fn ticks_to_ms(ticks: u64) -> f64 {
-    ticks as f64 * 1000.0 / TICKS_PER_SEC
+pub(crate) fn ns_to_ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
 }
 
 /// The 1, 5 and 15 minute load averages.

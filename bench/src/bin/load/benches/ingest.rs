@@ -14,7 +14,7 @@ use super::{Bench, emit, tally, upload_many};
 use crate::{
     Target,
     client::closed_loop,
-    procfs::{loadavg, snapshot, ticks_to_ms},
+    procfs::{loadavg, ns_to_ms, snapshot},
     stats::{round, summary},
 };
 
@@ -61,16 +61,16 @@ pub(crate) async fn run(
             let (ok, failed, ms, wall) =
                 put_many(&storage, &upload.bytes, uploads, concurrency).await;
             let after = snapshot(services, &db.name);
-            let s3 = after.ticks("s3_server") - before.ticks("s3_server");
-            let client = after.ticks("client") - before.ticks("client");
+            let s3 = before.ns_until(&after, "s3_server");
+            let client = before.ns_until(&after, "client");
             put_out = json!({
                 "ok": ok,
                 "failed": failed,
                 "wall_s": round(wall),
                 "per_s": round(ok as f64 / wall),
                 "latency": summary(&ms),
-                "s3_server_cpu_ms_per_put": round(ticks_to_ms(s3) / ok.max(1) as f64),
-                "client_cpu_ms_per_put": round(ticks_to_ms(client) / ok.max(1) as f64),
+                "s3_server_cpu_ms_per_put": round(ns_to_ms(s3) / ok.max(1) as f64),
+                "client_cpu_ms_per_put": round(ns_to_ms(client) / ok.max(1) as f64),
                 "cpu": before.until(&after),
             });
         } else {
@@ -82,9 +82,7 @@ pub(crate) async fn run(
             let after = snapshot(services, &db.name);
             let (accepted, refused, _, ms) = tally(&samples);
             let per = |group: &str| {
-                round(
-                    ticks_to_ms(after.ticks(group) - before.ticks(group)) / accepted.max(1) as f64,
-                )
+                round(ns_to_ms(before.ns_until(&after, group)) / accepted.max(1) as f64)
             };
             ingest_out = json!({
                 "accepted": accepted,

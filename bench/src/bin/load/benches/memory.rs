@@ -21,7 +21,7 @@ use super::{Bench, emit, tally, upload_many};
 use crate::{
     Target,
     client::metric,
-    procfs::{self, loadavg, mib, snapshot, status_kib, ticks_to_ms},
+    procfs::{self, loadavg, mib, ns_to_ms, snapshot, status_kib},
     stats::{round, summary},
 };
 
@@ -120,7 +120,7 @@ pub(crate) async fn ingest(
         "ingest_rss_after_mib": mib(status_kib(services.ingest, "VmRSS")),
         "s3_server_sampled_peak_rss_mib": mib(s3_peak),
         "ingest_cpu_ms_per_upload": round(
-            ticks_to_ms(cpu_after.ticks("ingest") - cpu_before.ticks("ingest")) / accepted.max(1) as f64
+            ns_to_ms(cpu_before.ns_until(&cpu_after, "ingest")) / accepted.max(1) as f64
         ),
         "cpu": cpu_before.until(&cpu_after),
         "loadavg_after": loadavg(),
@@ -198,7 +198,7 @@ pub(crate) async fn processor(
         "processor_peak_rss_mib": mib(status_kib(services.processor, "VmHWM")),
         "processor_sampled_peak_rss_mib": mib(Some(sampled)),
         "processor_cpu_ms_per_job": round(
-            ticks_to_ms(cpu_after.ticks("processor") - cpu_before.ticks("processor")) / completed.max(1) as f64
+            ns_to_ms(cpu_before.ns_until(&cpu_after, "processor")) / completed.max(1) as f64
         ),
         "cpu": cpu_before.until(&cpu_after),
         "loadavg_after": loadavg(),
