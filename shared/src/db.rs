@@ -3,8 +3,8 @@
 use std::{future::Future, time::Duration};
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbErr,
-    sqlx::{self, Connection, postgres::PgConnection},
+    ConnectOptions, Database, DatabaseConnection, DatabaseConnectionType, DbErr, RuntimeErr,
+    sqlx::{self, Connection, PgPool, postgres::PgConnection},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +28,20 @@ pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
 
 const _: () = assert!(IDLE_IN_TRANSACTION_TIMEOUT.as_secs() >= 2 * BROKER_TIMEOUT.as_secs());
 
+/// The pool behind `db`, for the statements SeaORM's API cannot send as they must be sent;
+/// an error rather than SeaORM's panic when it is not PostgreSQL's (only a unit test's
+/// disconnected state is not).
+pub fn postgres_pool(db: &DatabaseConnection) -> Result<&PgPool, DbErr> {
+    match &db.inner {
+        DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
+            Ok(db.get_postgres_connection_pool())
+        }
+        _ => Err(DbErr::Conn(RuntimeErr::Internal(
+            "not a PostgreSQL connection".to_owned(),
+        ))),
+    }
+}
+
 /// Run a database call within [`STATEMENT_TIMEOUT`]; past it, the call is dropped and its
 /// connection with it (the pool tests a connection returned mid-query, within
 /// [`STATEMENT_TIMEOUT`] too, and closes it if it does not answer), and the caller gets an
@@ -42,26 +56,62 @@ pub async fn bounded<T>(call: impl Future<Output = Result<T, DbErr>>) -> Result<
         })
 }
 
+/// What a pool's work promises whoever waits on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// Writes a client, or another service, is told about. A commit PostgreSQL acknowledged
+    /// survives a crash of the server, and a pooled connection is pinged before each use, so
+    /// a dead one fails before a statement is sent, not after (where the outcome would be
+    /// unknown: an upload's original would have to be kept).
+    Acknowledged,
+    /// Work that is done again until it succeeds, whose loss is therefore harmless: the outbox
+    /// relay's deletion of jobs already published (a lost one publishes its jobs twice, which
+    /// the pipeline absorbs). A commit is acknowledged before its WAL reaches the disk
+    /// (`synchronous_commit = off`): a crash of the server can lose the last few hundred
+    /// milliseconds of them (whole transactions, never half of one), and PostgreSQL's WAL
+    /// writer flushes many at once instead of each commit waiting for a flush of its own. A
+    /// pooled connection is not pinged before use: a dead one fails the statement, and the
+    /// work is done again.
+    Repeatable,
+}
+
 /// The service's pool. Besides the client-side bounds (connect, acquire, and [`bounded`]
 /// around each call), PostgreSQL bounds each statement and each idle transaction itself (set in
 /// the startup packet's `options`, so no extra round trip), and a connection given back to the
 /// pool must answer within [`STATEMENT_TIMEOUT`] or is closed.
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    connect_pool(config, config.database_max_connections, Work::Acknowledged).await
+}
+
+/// A pool like [`connect`]'s, of at most `max_connections`, for `work`.
+pub async fn connect_pool(
+    config: &DatabaseConfig,
+    max_connections: u32,
+    work: Work,
+) -> Result<DatabaseConnection, DbErr> {
+    let synchronous_commit = match work {
+        Work::Acknowledged => "on",
+        Work::Repeatable => "off",
+    };
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
-        .max_connections(config.database_max_connections)
+        .max_connections(max_connections)
+        .test_before_acquire(work == Work::Acknowledged)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
-        // Taking a connection, including the ping of an idle one (`test_before_acquire`, kept
-        // on: it replaces a connection the server closed), is bounded; a ping that times out
-        // here drops its connection and frees the slot.
+        // Taking a connection, including the ping of an idle one (`test_before_acquire`: it
+        // replaces a connection the server closed), is bounded; a ping that times out here
+        // drops its connection and frees the slot.
         .acquire_timeout(STATEMENT_TIMEOUT)
         .statement_timeout(STATEMENT_TIMEOUT)
         .map_sqlx_postgres_opts(|options| {
-            options.options([(
-                "idle_in_transaction_session_timeout",
-                IDLE_IN_TRANSACTION_TIMEOUT.as_millis(),
-            )])
+            options.options([
+                (
+                    "idle_in_transaction_session_timeout",
+                    IDLE_IN_TRANSACTION_TIMEOUT.as_millis().to_string(),
+                ),
+                ("synchronous_commit", synchronous_commit.to_owned()),
+            ])
         })
         .map_sqlx_postgres_pool_opts(|pool| {
             pool.after_release(|connection, _| Box::pin(answers_in_time(connection)))
@@ -94,8 +144,24 @@ pub async fn connect_with_retry(
     config: &DatabaseConfig,
     shutdown: &CancellationToken,
 ) -> Result<Option<DatabaseConnection>, DbErr> {
+    connect_pool_with_retry(
+        config,
+        config.database_max_connections,
+        Work::Acknowledged,
+        shutdown,
+    )
+    .await
+}
+
+/// [`connect_pool`], waiting for the database as [`connect_with_retry`] does.
+pub async fn connect_pool_with_retry(
+    config: &DatabaseConfig,
+    max_connections: u32,
+    work: Work,
+    shutdown: &CancellationToken,
+) -> Result<Option<DatabaseConnection>, DbErr> {
     retry::wait_for("the database", shutdown, is_unusable_url, || {
-        connect(config)
+        connect_pool(config, max_connections, work)
     })
     .await
 }

@@ -1,13 +1,16 @@
 //! What an accepted upload costs PostgreSQL, counted on the wire between ingest and the
 //! database (`PgWireLog`; issue 16): the request records the task and its job in one statement,
 //! outside any transaction block, and the outbox relay deletes the jobs the broker confirmed in
-//! batches, one statement for all the jobs of a pass.
+//! batches, one statement for all the jobs of a pass, on a connection it keeps (so no pings).
 //!
 //! Ingest's background loops (the relay's poll, the backlog's count) talk to the database
 //! meanwhile; their statements are told apart by what they say, so the counts below are the
 //! upload's own.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use imagepipe_tests::{Exchange, Options, TestSystem, good_image, task_id_of};
 
@@ -17,8 +20,10 @@ const DEADLINE: Duration = Duration::from_secs(30);
 /// implicit transaction) is part of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
-    /// The outbox relay: `BEGIN`, its `SELECT … FOR UPDATE SKIP LOCKED`, the `DELETE` of what
-    /// the broker confirmed, `COMMIT` (or `ROLLBACK` when there was nothing).
+    /// The outbox relay: `BEGIN`, its `DELETE … (SELECT … FOR UPDATE SKIP LOCKED) RETURNING`,
+    /// `COMMIT` once the broker confirmed every job taken (or `ROLLBACK`: nothing was there,
+    /// or not every job was confirmed, when a `DELETE … WHERE id = ANY` of the confirmed ones
+    /// follows).
     Relay,
     /// The backlog gauge's count of the outbox.
     Backlog,
@@ -30,6 +35,7 @@ enum Part {
 /// connection, with the exchanges (round trips) its statements took.
 #[derive(Debug, Default)]
 struct Unit {
+    connection: u64,
     statements: Vec<String>,
     exchanges: usize,
 }
@@ -51,6 +57,10 @@ impl Unit {
         }
     }
 
+    fn commits(&self) -> bool {
+        self.statements.last().map(|sql| sql.trim()) == Some("COMMIT")
+    }
+
     fn runs(&self, text: &str) -> bool {
         self.statements.iter().any(|sql| sql.contains(text))
     }
@@ -62,6 +72,8 @@ struct Tally {
     requests: Vec<Unit>,
     relay_passes: usize,
     relay_statements: usize,
+    /// Exchanges that ran no statement on a connection the relay used.
+    relay_pings: usize,
     deletes: usize,
     backlog: usize,
     pings: usize,
@@ -73,9 +85,11 @@ fn tally(exchanges: &[Exchange]) -> Tally {
     let mut open: HashMap<u64, Unit> = HashMap::new();
     let mut units = Vec::new();
     let mut tally = Tally::default();
+    let mut pings_by_connection: HashMap<u64, usize> = HashMap::new();
     for exchange in exchanges {
         if exchange.is_ping() {
             tally.pings += 1;
+            *pings_by_connection.entry(exchange.connection).or_default() += 1;
             continue;
         }
         if exchange.statements.is_empty() {
@@ -83,7 +97,10 @@ fn tally(exchanges: &[Exchange]) -> Tally {
             continue;
         }
         for (n, sql) in exchange.statements.iter().enumerate() {
-            let unit = open.entry(exchange.connection).or_default();
+            let unit = open.entry(exchange.connection).or_insert_with(|| Unit {
+                connection: exchange.connection,
+                ..Unit::default()
+            });
             unit.statements.push(sql.clone());
             // The exchange counts for the unit its first statement belongs to.
             unit.exchanges += usize::from(n == 0);
@@ -95,17 +112,24 @@ fn tally(exchanges: &[Exchange]) -> Tally {
         }
     }
     units.extend(open.into_values());
+    let mut relay_connections = HashSet::new();
     for unit in units {
         match unit.part() {
             Part::Relay => {
+                relay_connections.insert(unit.connection);
                 tally.relay_passes += usize::from(unit.runs("SKIP LOCKED"));
                 tally.relay_statements += unit.statements.len();
-                tally.deletes += usize::from(unit.runs("DELETE FROM outbox"));
+                // A pass that found nothing ran its DELETE too, and rolled it back.
+                tally.deletes += usize::from(unit.runs("DELETE FROM outbox") && unit.commits());
             }
             Part::Backlog => tally.backlog += 1,
             Part::Request => tally.requests.push(unit),
         }
     }
+    tally.relay_pings = relay_connections
+        .iter()
+        .filter_map(|connection| pings_by_connection.get(connection))
+        .sum();
     tally
 }
 
@@ -127,8 +151,8 @@ async fn one_upload(system: &TestSystem, name: &str, key: Option<&str>) -> Tally
         .await;
     let tally = tally(&log.since(mark));
     eprintln!(
-        "{name} (key: {key:?}): request {:?}; relay {} passes, {} statements, {} DELETE; \
-         backlog {}; pings {}; prepares {}",
+        "{name} (key: {key:?}): request {:?}; relay {} passes, {} statements, {} DELETE, \
+         {} pings; backlog {}; pings {}; prepares {}",
         tally
             .requests
             .iter()
@@ -137,6 +161,7 @@ async fn one_upload(system: &TestSystem, name: &str, key: Option<&str>) -> Tally
         tally.relay_passes,
         tally.relay_statements,
         tally.deletes,
+        tally.relay_pings,
         tally.backlog,
         tally.pings,
         tally.prepares,
@@ -169,6 +194,8 @@ async fn an_accepted_upload_records_its_task_and_job_in_one_statement() {
             request.statements
         );
         assert_eq!(tally.deletes, 1, "the job deleted once, after its confirm");
+        // The relay keeps its connection from pass to pass: no checkout, so no pings.
+        assert_eq!(tally.relay_pings, 0, "{tally:#?}");
     }
     system.cleanup().await;
 }

@@ -34,6 +34,8 @@ pub struct Application {
     acceptor: TcpAcceptor,
     address: SocketAddr,
     state: AppState,
+    /// The outbox relay's own pool, for work that is done again (see [`outbox`]).
+    relay_db: sea_orm::DatabaseConnection,
     registry: SharedRegistry,
 }
 
@@ -50,6 +52,17 @@ impl Application {
         let Some(db) = db::connect_with_retry(&config.database, shutdown)
             .await
             .context("cannot connect to the database")?
+        else {
+            return Ok(None);
+        };
+        let Some(relay_db) = db::connect_pool_with_retry(
+            &config.database,
+            outbox::CONNECTIONS,
+            db::Work::Repeatable,
+            shutdown,
+        )
+        .await
+        .context("cannot connect to the database")?
         else {
             return Ok(None);
         };
@@ -96,6 +109,7 @@ impl Application {
             acceptor,
             address,
             state,
+            relay_db,
             registry: Arc::new(registry),
         }))
     }
@@ -126,7 +140,7 @@ impl Application {
         // stops only once the last of them is committed.
         let relay_stop = CancellationToken::new();
         let relay = tokio::spawn(outbox::run(
-            self.state.db.clone(),
+            self.relay_db,
             self.state.publisher.clone(),
             self.state.relay_wakeup.clone(),
             self.state.config.outbox_poll(),

@@ -36,13 +36,17 @@ fn database_url(through: Option<&FaultProxy>) -> String {
     format!("{scheme}://{credentials}{authority}/postgres")
 }
 
-async fn pool(url: String, max_connections: u32) -> DatabaseConnection {
-    db::connect(&DatabaseConfig {
+fn config(url: String, max_connections: u32) -> DatabaseConfig {
+    DatabaseConfig {
         database_url: url,
         database_max_connections: max_connections,
-    })
-    .await
-    .expect("PostgreSQL reachable")
+    }
+}
+
+async fn pool(url: String, max_connections: u32) -> DatabaseConnection {
+    db::connect(&config(url, max_connections))
+        .await
+        .expect("PostgreSQL reachable")
 }
 
 async fn show(db: &impl ConnectionTrait, setting: &str) -> String {
@@ -97,6 +101,23 @@ async fn postgres_itself_ends_a_statement_past_the_services_deadline() {
     );
     // The connection it ran on is fine: the pool goes on answering.
     show(&db, "statement_timeout").await;
+}
+
+/// Only a pool for work that is done again (the outbox relay's) has its commits acknowledged
+/// before their WAL is flushed; the services' pool keeps every commit durable, and both keep
+/// the deadlines.
+#[tokio::test]
+async fn only_a_pool_for_repeatable_work_defers_its_commits() {
+    let acknowledged = pool(database_url(None), 1).await;
+    let repeatable = db::connect_pool(&config(database_url(None), 1), 1, db::Work::Repeatable)
+        .await
+        .expect("PostgreSQL reachable");
+    assert_eq!(show(&acknowledged, "synchronous_commit").await, "on");
+    assert_eq!(show(&repeatable, "synchronous_commit").await, "off");
+    assert_eq!(
+        show(&repeatable, "statement_timeout").await,
+        format!("{}s", STATEMENT_TIMEOUT.as_secs())
+    );
 }
 
 /// PostgreSQL's error code (SQLSTATE) of a failed statement.

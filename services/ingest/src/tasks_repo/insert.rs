@@ -22,11 +22,11 @@ use std::sync::{
 
 use chrono::{DateTime, Utc};
 use imagepipe_entity::task::TaskStatus;
-use imagepipe_shared::db::bounded;
+use imagepipe_shared::db::{bounded, postgres_pool};
 use sea_orm::{
-    DatabaseConnection, DatabaseConnectionType, DbErr, RuntimeErr,
+    DatabaseConnection, DbErr, RuntimeErr,
     sqlx::{
-        self, PgPool, Postgres,
+        self, Postgres,
         postgres::{PgArguments, PgDatabaseError, PgSeverity},
         query::Query,
     },
@@ -168,19 +168,6 @@ fn statement<'a>(
     match idempotency {
         Some((scope, key)) => statement.bind(scope).bind(key),
         None => statement,
-    }
-}
-
-/// The pool behind `db`; an error rather than SeaORM's panic when it is not PostgreSQL's
-/// (only a unit test's disconnected state is not).
-fn postgres_pool(db: &DatabaseConnection) -> Result<&PgPool, DbErr> {
-    match &db.inner {
-        DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
-            Ok(db.get_postgres_connection_pool())
-        }
-        _ => Err(DbErr::Conn(RuntimeErr::Internal(
-            "not a PostgreSQL connection".to_owned(),
-        ))),
     }
 }
 
