@@ -164,6 +164,51 @@ impl TestSystem {
         connection.close(200, "bye".into()).await.ok();
     }
 
+    /// `POST /api/v1/tasks/{id}/cancel`, which must cancel the task.
+    pub async fn cancel_accepted(&self, id: Uuid) {
+        let (status, task) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/tasks/{id}/cancel"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, task["status"].as_str()),
+            (200, Some("CANCELLED")),
+            "{task}"
+        );
+    }
+
+    /// What a processor that never heard of a task's cancellation stores: a result at the
+    /// first run's key, returned.
+    pub async fn store_late_result(&self, id: Uuid) -> String {
+        let key = format!("results/{id}.png");
+        self.storage
+            .processed
+            .upload_file(&key, crate::good_image("logo.png").into(), "image/png")
+            .await
+            .expect("the result stored");
+        key
+    }
+
+    /// Report `key` as the first run's COMPLETED result on the events exchange, as that
+    /// processor would next.
+    pub async fn report_completed(&self, id: Uuid, key: &str) {
+        let event = imagepipe_shared::messages::StatusEvent::completed(
+            id,
+            1,
+            key.to_owned(),
+            crate::a_png_result(),
+        );
+        self.publish_raw(
+            &self.topology.events_exchange(),
+            imagepipe_shared::topology::EVENT_ROUTING_KEY,
+            &serde_json::to_vec(&event).expect("an event serializes"),
+        )
+        .await;
+    }
+
     /// A task created the way ingest would, but without ingest or its checks: the original
     /// written straight to the bucket, the row inserted, the job published to the work queue.
     pub async fn enqueue_directly(

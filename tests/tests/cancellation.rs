@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use imagepipe_shared::messages::StatusEvent;
 use imagepipe_tests::{Options, TestSystem, good_image};
 use reqwest::Method;
 
@@ -103,27 +102,11 @@ async fn a_late_result_for_a_cancelled_task_is_ignored_and_deleted() {
     let id = system
         .upload_accepted("cat.png", good_image("logo.png"))
         .await;
-    let (status, _) = system
-        .call(Method::POST, &format!("/api/v1/tasks/{id}/cancel"), None)
-        .await;
-    assert_eq!(status, 200);
+    system.cancel_accepted(id).await;
 
     // A processor that never heard of the cancellation finishes and reports.
-    let key = format!("results/{id}.png");
-    system
-        .storage
-        .processed
-        .upload_file(&key, good_image("logo.png").into(), "image/png")
-        .await
-        .unwrap();
-    let event = StatusEvent::completed(id, 1, key.clone(), imagepipe_tests::a_png_result());
-    system
-        .publish_raw(
-            &system.topology.events_exchange(),
-            imagepipe_shared::topology::EVENT_ROUTING_KEY,
-            &serde_json::to_vec(&event).unwrap(),
-        )
-        .await;
+    let key = system.store_late_result(id).await;
+    system.report_completed(id, &key).await;
     system
         .eventually(
             "the late result is deleted",

@@ -7,7 +7,6 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use imagepipe_shared::{messages::StatusEvent, topology::EVENT_ROUTING_KEY};
 use imagepipe_tests::{Options, ServiceProcess, TestSystem, claim_port, good_image};
 use reqwest::Method;
 use uuid::Uuid;
@@ -136,10 +135,7 @@ async fn a_task_cancelled_between_store_and_report_keeps_no_result_object() {
     let cancellations = system.topology.cancellations_exchange();
     log.wait_for_line_with(&system, &["consuming", &cancellations])
         .await;
-    let (status, task) = system
-        .call(Method::POST, &format!("/api/v1/tasks/{id}/cancel"), None)
-        .await;
-    assert_eq!((status, task["status"].as_str()), (200, Some("CANCELLED")));
+    system.cancel_accepted(id).await;
     log.wait_for(&system, "cancellation heard").await;
 
     stalled.kill().await;
@@ -272,29 +268,13 @@ async fn a_late_result_is_deleted_once_the_object_store_is_back() {
     let id = system
         .upload_accepted("logo.png", good_image("logo.png"))
         .await;
-    let (status, _) = system
-        .call(Method::POST, &format!("/api/v1/tasks/{id}/cancel"), None)
-        .await;
-    assert_eq!(status, 200);
+    system.cancel_accepted(id).await;
 
     // What a processor that missed the cancellation stores, then reports with the store away.
-    let key = format!("results/{id}.png");
-    system
-        .storage
-        .processed
-        .upload_file(&key, good_image("logo.png").into(), "image/png")
-        .await
-        .unwrap();
+    let key = system.store_late_result(id).await;
     let proxy = system.s3_proxy.as_ref().unwrap();
     proxy.cut();
-    let event = StatusEvent::completed(id, 1, key.clone(), imagepipe_tests::a_png_result());
-    system
-        .publish_raw(
-            &system.topology.events_exchange(),
-            EVENT_ROUTING_KEY,
-            &serde_json::to_vec(&event).unwrap(),
-        )
-        .await;
+    system.report_completed(id, &key).await;
     let metrics = format!(
         "http://127.0.0.1:{}/metrics",
         system.result_writer_health_port
