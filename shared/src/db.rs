@@ -42,6 +42,11 @@ pub fn postgres_pool(db: &DatabaseConnection) -> Result<&PgPool, DbErr> {
     }
 }
 
+/// A failure to reach the database through sqlx, as SeaORM reports one.
+pub fn connection_error(err: sqlx::Error) -> DbErr {
+    DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(err)))
+}
+
 /// Run a database call within [`STATEMENT_TIMEOUT`]; past it, the call is dropped and its
 /// connection with it (the pool tests a connection returned mid-query, within
 /// [`STATEMENT_TIMEOUT`] too, and closes it if it does not answer), and the caller gets an
@@ -59,19 +64,15 @@ pub async fn bounded<T>(call: impl Future<Output = Result<T, DbErr>>) -> Result<
 /// What a pool's work promises whoever waits on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Work {
-    /// Writes a client, or another service, is told about. A commit PostgreSQL acknowledged
-    /// survives a crash of the server, and a pooled connection is pinged before each use, so
-    /// a dead one fails before a statement is sent, not after (where the outcome would be
-    /// unknown: an upload's original would have to be kept).
+    /// Writes a client, or another service, is told about: a commit PostgreSQL acknowledged
+    /// survives a crash of the server.
     Acknowledged,
     /// Work that is done again until it succeeds, whose loss is therefore harmless: the outbox
     /// relay's deletion of jobs already published (a lost one publishes its jobs twice, which
     /// the pipeline absorbs). A commit is acknowledged before its WAL reaches the disk
     /// (`synchronous_commit = off`): a crash of the server can lose the last few hundred
     /// milliseconds of them (whole transactions, never half of one), and PostgreSQL's WAL
-    /// writer flushes many at once instead of each commit waiting for a flush of its own. A
-    /// pooled connection is not pinged before use: a dead one fails the statement, and the
-    /// work is done again.
+    /// writer flushes many at once instead of each commit waiting for a flush of its own.
     Repeatable,
 }
 
@@ -96,12 +97,12 @@ pub async fn connect_pool(
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
         .max_connections(max_connections)
-        .test_before_acquire(work == Work::Acknowledged)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
-        // Taking a connection, including the ping of an idle one (`test_before_acquire`: it
-        // replaces a connection the server closed), is bounded; a ping that times out here
-        // drops its connection and frees the slot.
+        // Taking a connection, including the ping of an idle one (`test_before_acquire`, kept
+        // on: it replaces a connection the server closed, so a dead one fails before a
+        // statement is sent, not after, where an upload's outcome would be unknown), is
+        // bounded; a ping that times out here drops its connection and frees the slot.
         .acquire_timeout(STATEMENT_TIMEOUT)
         .statement_timeout(STATEMENT_TIMEOUT)
         .map_sqlx_postgres_opts(|options| {

@@ -177,8 +177,10 @@ async fn an_accepted_upload_records_its_task_and_job_in_one_statement() {
         ..Options::default()
     })
     .await;
+    let mut relay_pings = 0;
     for name in ["rocket.jpg", "coffee.png", "camera.png"] {
         let tally = one_upload(&system, name, None).await;
+        relay_pings += tally.relay_pings;
         let [request] = tally.requests.as_slice() else {
             panic!("one unit of work for the request: {:#?}", tally.requests);
         };
@@ -194,9 +196,14 @@ async fn an_accepted_upload_records_its_task_and_job_in_one_statement() {
             request.statements
         );
         assert_eq!(tally.deletes, 1, "the job deleted once, after its confirm");
-        // The relay keeps its connection from pass to pass: no checkout, so no pings.
-        assert_eq!(tally.relay_pings, 0, "{tally:#?}");
     }
+    // The relay keeps its connection from pass to pass: one checkout in all (its ping before
+    // use falls in the first window when the relay's first pass comes after the test's
+    // start), never a checkout per pass (three pings each).
+    assert!(
+        relay_pings <= 1,
+        "{relay_pings} pings on the relay's connection"
+    );
     system.cleanup().await;
 }
 

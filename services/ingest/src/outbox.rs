@@ -8,9 +8,9 @@
 //! The same reasoning gives the relay a pool of its own for work that is done again
 //! ([`Work::Repeatable`](imagepipe_shared::db::Work::Repeatable)): a deletion lost in a crash
 //! of PostgreSQL only publishes its jobs again, so the relay's commits do not each wait for a
-//! WAL flush of their own; and a dead connection only fails a pass, which is tried again, so
-//! the relay keeps one connection from pass to pass ([`held`]) instead of a checkout, and its
-//! pings, per pass.
+//! WAL flush of their own. And since a dead connection only fails a pass, which is tried
+//! again, the relay keeps one connection from pass to pass ([`held`]) instead of a checkout,
+//! and its pings, per pass.
 //!
 //! Under a stream of uploads a pass would carry only the jobs committed while the last one
 //! ran, one or two. So a pass that carried jobs is followed by the next one no sooner than

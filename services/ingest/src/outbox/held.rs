@@ -1,17 +1,14 @@
 //! The relay's connection, kept from one pass to the next.
 //!
 //! Taking a connection from the pool and giving it back costs exchanges that run no statement:
-//! sqlx's ping on the way back and `shared::db`'s bounded one (and, on a pool that tests
-//! connections before use, a ping on the way out). For the relay that is two exchanges a
-//! pass, as many as it has statements besides its `DELETE`. So the relay keeps one connection
+//! the ping before it is handed out, then sqlx's ping on the way back and `shared::db`'s
+//! bounded one. For the relay that is three exchanges a pass, as many as its statements. So the relay keeps one connection
 //! for as long as it works, and gives it back, to be checked and closed by the pool, after any
 //! database error: a connection whose statement went unanswered may be dead, or still busy.
 
-use std::sync::Arc;
-
-use imagepipe_shared::db::{bounded, postgres_pool};
+use imagepipe_shared::db::{bounded, connection_error, postgres_pool};
 use sea_orm::{
-    DatabaseConnection, DbErr, RuntimeErr,
+    DatabaseConnection, DbErr,
     sqlx::{PgConnection, Postgres, pool::PoolConnection},
 };
 
@@ -34,12 +31,7 @@ impl HeldConnection {
             Some(connection) => connection,
             None => {
                 let pool = postgres_pool(&self.db)?;
-                bounded(async {
-                    pool.acquire()
-                        .await
-                        .map_err(|err| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(err))))
-                })
-                .await?
+                bounded(async { pool.acquire().await.map_err(connection_error) }).await?
             }
         };
         Ok(&mut **self.connection.insert(connection))

@@ -22,7 +22,7 @@ use std::sync::{
 
 use chrono::{DateTime, Utc};
 use imagepipe_entity::task::TaskStatus;
-use imagepipe_shared::db::{bounded, postgres_pool};
+use imagepipe_shared::db::{bounded, connection_error, postgres_pool};
 use sea_orm::{
     DatabaseConnection, DbErr, RuntimeErr,
     sqlx::{
@@ -169,10 +169,6 @@ fn statement<'a>(
         Some((scope, key)) => statement.bind(scope).bind(key),
         None => statement,
     }
-}
-
-fn connection_error(err: sqlx::Error) -> DbErr {
-    DbErr::Conn(RuntimeErr::SqlxError(Arc::new(err)))
 }
 
 /// PostgreSQL answered the statement with an `ERROR` (a constraint, a cancelled statement, a
